@@ -1,0 +1,68 @@
+"""The `handdet` command: one Typer app, one module of subcommands per stage.
+
+Each subcommand parses its options and calls one library function; heavy packages are imported
+inside the commands, so `handdet --help` is instant. A `HanddetError` is printed as one line
+(`handdet: error: ...`) with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from handdet import __version__
+from handdet.core.errors import HanddetError
+
+app = typer.Typer(
+    name="handdet",
+    help="Hand detection: convert datasets, train YOLOv8, evaluate, predict, export.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"handdet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Hand detection: convert datasets, train YOLOv8, evaluate, predict, export."""
+
+
+def _register() -> None:
+    # Each module adds its commands to `app`; the modules import nothing heavy at import time.
+    from handdet.cli import data_cmds, eval_cmds, export_cmds, infer_cmds, train_cmds  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except HanddetError as e:
+        print(f"handdet: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("handdet: interrupted", file=sys.stderr)
+        return 130
+    except typer.Exit as e:
+        return e.exit_code
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 1
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        if isinstance(e, click.exceptions.Abort):
+            return 1
+        raise
+    return 0

@@ -1,0 +1,87 @@
+"""The one currency of handdet: a set of boxes in one image, as numpy arrays.
+
+Dataset readers, predictors (PyTorch and ONNX Runtime), evaluation and drawing all pass
+`Detections`; adapters to other libraries live at the edges (`from_ultralytics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _as(a, dtype, shape_tail=()) -> np.ndarray:
+    arr = np.asarray(a, dtype=dtype)
+    if arr.size == 0:
+        return np.zeros((0, *shape_tail), dtype=dtype)
+    return arr.reshape(-1, *shape_tail)
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Boxes in one image.
+
+    Attributes:
+        xyxy: (N, 4) float32 absolute-pixel corners x1, y1, x2, y2.
+        confidence: (N,) float32 scores in [0, 1]; 1 for ground truth.
+        class_id: (N,) int64 class indices.
+        ignore: (N,) bool, ground-truth boxes that neither count as TP nor FN (VOC `difficult`).
+    """
+
+    xyxy: np.ndarray
+    confidence: np.ndarray = field(default=None)  # type: ignore[assignment]
+    class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
+    ignore: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        xyxy = _as(self.xyxy, np.float32, (4,))
+        n = len(xyxy)
+        conf = np.ones(n, np.float32) if self.confidence is None else _as(self.confidence, np.float32)
+        cls = np.zeros(n, np.int64) if self.class_id is None else _as(self.class_id, np.int64)
+        ign = np.zeros(n, bool) if self.ignore is None else _as(self.ignore, bool)
+        if not (len(conf) == len(cls) == len(ign) == n):
+            raise ValueError(
+                f"Detections arrays disagree in length: xyxy {n}, confidence {len(conf)}, "
+                f"class_id {len(cls)}, ignore {len(ign)}"
+            )
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "confidence", conf)
+        object.__setattr__(self, "class_id", cls)
+        object.__setattr__(self, "ignore", ign)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32))
+
+    @classmethod
+    def merge(cls, items: list[Detections]) -> Detections:
+        if not items:
+            return cls.empty()
+        return cls(
+            np.concatenate([d.xyxy for d in items]),
+            np.concatenate([d.confidence for d in items]),
+            np.concatenate([d.class_id for d in items]),
+            np.concatenate([d.ignore for d in items]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index) -> Detections:
+        """Select by boolean mask, integer array or slice."""
+        if isinstance(index, (int, np.integer)):
+            index = [index]
+        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], self.ignore[index])
+
+    @property
+    def area(self) -> np.ndarray:
+        """(N,) box areas in pixels²."""
+        wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
+        return wh[:, 0] * wh[:, 1]
+
+    def sorted_by_confidence(self) -> Detections:
+        return self[np.argsort(-self.confidence, kind="stable")]
+
+    def __repr__(self) -> str:
+        return f"Detections(n={len(self)}, classes={sorted(set(self.class_id.tolist()))})"

@@ -1,0 +1,21 @@
+"""User-facing errors: the CLI prints these as one line and exits non-zero, with no traceback."""
+
+
+class HanddetError(Exception):
+    """A problem with the user's input or environment, stated in one line that names the file."""
+
+
+class ConfigError(HanddetError):
+    """A config file or override has an unknown key, a wrong type or a bad value."""
+
+
+class DataError(HanddetError):
+    """A dataset, image or annotation file cannot be used."""
+
+
+class WeightsError(HanddetError):
+    """Model weights are missing, truncated or not a detection model."""
+
+
+class SourceError(HanddetError):
+    """A camera, video, image or stream cannot be opened."""

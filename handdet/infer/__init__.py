@@ -1,0 +1,1 @@
+"""Inference: predictors (PyTorch, ONNX Runtime), frame sources, drawing and the video loop."""
