@@ -1,0 +1,100 @@
+"""Shared fixtures: real data and weights from ../shared, the Ultralytics sample photos, no network.
+
+Every test runs with outbound sockets blocked (connections to other hosts fail at once), so a
+hidden download is a test failure rather than a hang.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HANDDET_SHARED", ROOT.parent / "shared")).resolve()
+
+
+def pytest_configure(config):
+    # Keep Ultralytics' settings and our build outputs out of the home folder and the repo.
+    base = Path(os.environ.get("HANDDET_TEST_TMP", "/tmp/handdet-tests"))
+    base.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HANDDET_BUILD", str(base / "build"))
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(base / "ultralytics"))
+    os.environ["YOLO_OFFLINE"] = "true"
+    os.environ["YOLO_AUTOINSTALL"] = "false"
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("HANDDET_WEIGHTS", str(SHARED / "weights"))
+    os.environ.setdefault("HANDDET_DATA", str(SHARED / "data"))
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+_LOCAL = ("127.", "::1", "localhost", "0.0.0.0")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Fail loudly on any connection to a non-local address (and on DNS look-ups of other hosts)."""
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_connect(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if self.family == socket.AF_UNIX or str(host).startswith(_LOCAL):
+            return real_connect(self, address)
+        raise NetworkBlocked(f"network access attempted in a test: connect({address!r})")
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if host is None or str(host).startswith(_LOCAL):
+            return real_getaddrinfo(host, *args, **kwargs)
+        raise NetworkBlocked(f"network access attempted in a test: getaddrinfo({host!r})")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: guarded_connect(
+        socket.socket(), address))
+    yield
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} not present (the project's shared data folder)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def subhi_voc(shared_dir) -> Path:
+    """The real SubhiH hands dataset in Pascal VOC (train/ and test/ folders of jpg + xml)."""
+    p = shared_dir / "data" / "subhi-hands-voc"
+    if not p.is_dir():
+        pytest.skip(f"{p} not present")
+    return p
+
+
+@pytest.fixture(scope="session")
+def coco_weights(shared_dir) -> Path:
+    """The COCO-pretrained YOLOv8n checkpoint (80 classes; class 0 is person)."""
+    p = shared_dir / "weights" / "yolov8n-coco.pt"
+    if not p.is_file():
+        pytest.skip(f"{p} not present")
+    return p
+
+
+@pytest.fixture(scope="session")
+def assets_dir() -> Path:
+    """Real photos that ship inside ultralytics: zidane.jpg (two people, hands visible), bus.jpg."""
+    spec = importlib.util.find_spec("ultralytics")
+    assert spec and spec.origin, "ultralytics is not installed"
+    return Path(spec.origin).parent / "assets"
+
+
+@pytest.fixture(scope="session")
+def zidane(assets_dir) -> Path:
+    return assets_dir / "zidane.jpg"
