@@ -1,5 +1,78 @@
-"""`handdet` subcommands for the train stage."""
+"""`handdet train` and `handdet augment-preview`."""
 
 from __future__ import annotations
 
-from handdet.cli import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from handdet.cli import app
+
+
+@app.command("train")
+def train_cmd(
+    overrides: list[str] = typer.Argument(None, help="key=value overrides, e.g. epochs=5 data.source=synth"),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML config (default: built-in defaults)."),
+    resume: Path = typer.Option(None, "--resume", help="Run folder to continue from its last checkpoint."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data directory (default: $HANDDET_DATA or ./data)."),
+    weights_dir: Path = typer.Option(None, "--weights-dir", help="Pretrained weights folder ($HANDDET_WEIGHTS)."),
+) -> None:
+    """Fine-tune YOLOv8 for hands (Ultralytics underneath), then evaluate with handdet's metrics."""
+    from handdet.train import trainer
+    from handdet.train.config import load_train_config
+
+    if resume:
+        result = trainer.resume(resume)
+    else:
+        cfg = load_train_config(config, overrides)
+        result = trainer.train(cfg, data_root=str(data_dir) if data_dir else None,
+                               weights_dir=str(weights_dir) if weights_dir else None)
+    _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    m = result.metrics
+    if m:
+        typer.echo("\n  metric      value")
+        for k in ("precision", "recall", "f1", "ap50", "ap75", "ap50_95", "conf_threshold"):
+            if k in m and m[k] is not None:
+                typer.echo(f"  {k:<10}  {m[k]:.4f}")
+    typer.echo(f"\nbest weights: {result.best}")
+    if result.metrics_json:
+        typer.echo(f"metrics: {result.metrics_json}")
+    summary = ", ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "ap50") if m.get(k) is not None)
+    typer.echo(f"handdet train: done → {result.run_dir}" + (f" ({summary})" if summary else ""))
+
+
+@app.command("augment-preview")
+def augment_preview_cmd(
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the training config."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML training config."),
+    out: Path = typer.Option(Path("augment-preview.jpg"), "--out", help="Output image (a grid)."),
+    n: int = typer.Option(16, "--n", help="Number of augmented samples."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data directory."),
+) -> None:
+    """Write a grid of augmented training images with their boxes: what the model sees."""
+    from handdet.train.config import load_train_config
+    from handdet.train.preview import augment_preview
+
+    cfg = load_train_config(config, overrides)
+    path = augment_preview(cfg, out, n=n, data_root=str(data_dir) if data_dir else None)
+    typer.echo(f"handdet augment-preview: {n} samples → {path}")
+
+
+@app.command("prepare")
+def prepare_cmd(
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the training config."),
+    config: Path = typer.Option(None, "--config", "-c", help="YAML training config."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data directory (default: $HANDDET_DATA or ./data)."),
+    print_path: bool = typer.Option(False, "--print-path", help="Print only the data.yaml path."),
+) -> None:
+    """Find (or download, or synthesise) and convert the config's dataset; print its data.yaml."""
+    from handdet.train.config import load_train_config
+    from handdet.train.dataset import prepare_data
+
+    cfg = load_train_config(config, overrides)
+    log = (lambda *a, **k: None) if print_path else print
+    data_yaml = prepare_data(cfg.data, str(data_dir) if data_dir else None, log=log)
+    typer.echo(str(data_yaml) if print_path else f"handdet prepare: dataset ready → {data_yaml}")

@@ -1,0 +1,1 @@
+"""Training: a thin, honest wrapper over Ultralytics' trainer (config, device, data, augmentation, resume)."""

@@ -1,0 +1,109 @@
+"""Training config: YAML -> typed dataclasses. The dataclasses hold the defaults, with reasons."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from handdet.core.config import deep_update, from_dict, load_yaml, parse_overrides
+from handdet.core.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Which dataset to train on and how to split it."""
+
+    source: str = "subhi-hands-voc"  # data.yaml path, a dataset folder (path or name in the data dir), or 'synth'
+    format: str = "voc"  # format of `source` when it is not already YOLO
+    group: str | None = r"^(.+)_pic"  # regex on the file stem: frames of one sequence stay in one split
+    split: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.2})  # split name -> fraction
+    seed: int = 0  # split and negative-crop seed
+    negatives: float = 0.3  # fraction of training images that also give a hand-free crop (fewer false alarms)
+    download: bool = True  # download the default dataset from its public source when it is not local
+    fallback: str | None = "synth"  # dataset used when `source` can be neither found nor downloaded
+    synth_images: int = 300  # size of the synthetic dataset when it is used
+
+
+@dataclass
+class AugmentConfig:
+    """Ultralytics' own augmentation settings (see its cfg/default.yaml), with hand-friendly defaults."""
+
+    hsv_h: float = 0.015  # hue jitter: skin tones vary little in hue
+    hsv_s: float = 0.7  # saturation jitter: cameras and lighting differ
+    hsv_v: float = 0.4  # brightness jitter
+    degrees: float = 10.0  # rotation: hands appear tilted
+    translate: float = 0.1  # shift
+    scale: float = 0.5  # zoom in/out: close-ups and far hands
+    shear: float = 0.0  # shear
+    perspective: float = 0.0  # perspective warp
+    flipud: float = 0.0  # vertical flip: rarely realistic for photos
+    fliplr: float = 0.5  # left/right flip: a left hand mirrored is a right hand
+    mosaic: float = 1.0  # 4-image mosaic: more context and scales per batch
+    mixup: float = 0.0  # image blending
+    close_mosaic: int = 2  # last epochs without mosaic, to finish on natural images
+
+
+@dataclass
+class TrainConfig:
+    """Everything `handdet train` needs. YAML files list only what differs from these defaults."""
+
+    model: str = "auto"  # .pt to fine-tune, .yaml to start from scratch, a name found in the weights folder; auto: shipped weights, else yolov8n.pt, else yolov8n.yaml
+    data: DataConfig = field(default_factory=DataConfig)
+    epochs: int = 3  # short fine-tune by default; configs/handdet-n.yaml has the full schedule
+    imgsz: int = 320  # training and evaluation image size: real-time on CPU
+    batch: int | None = None  # images per batch; None: 16 on CPU, 32 per GPU
+    workers: int | None = None  # data-loader processes; None: 2 on CPU, 8 on GPU
+    device: str = "auto"  # auto (CUDA, then MPS, then CPU), cpu, mps, 0, or a list 0,1 for multi-GPU DDP
+    seed: int = 0  # seed for weights init, data order and augmentation
+    deterministic: bool = True  # deterministic algorithms, for repeatable runs
+    patience: int = 50  # stop after this many epochs without improvement
+    lr0: float | None = None  # initial learning rate; None: Ultralytics' default for the optimiser
+    optimizer: str = "auto"  # Ultralytics optimiser name (auto, SGD, AdamW, ...)
+    cos_lr: bool = False  # cosine learning-rate schedule
+    time: float | None = None  # hours to train for; overrides epochs when set (Ultralytics schedules the LR)
+    cache: bool = False  # cache decoded images in RAM
+    project: str = "runs/train"  # output folder of runs
+    name: str = "exp"  # run name; a new run gets exp, exp2, ...
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    albumentations: list = field(default_factory=list)  # [{name: Blur, p: 0.1, blur_limit: [3, 7]}, ...]
+    evaluate: bool = True  # run handdet's own evaluation on the val split at the end
+    extra: dict = field(default_factory=dict)  # any other Ultralytics train argument, passed through
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.imgsz < 32 or self.imgsz % 32:
+            raise ValueError(f"imgsz must be a multiple of 32 and >= 32, got {self.imgsz}")
+        if self.batch is not None and self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {self.batch}")
+        reserved = set(TrainConfig.__dataclass_fields__) | set(AugmentConfig.__dataclass_fields__)
+        clash = sorted(set(self.extra) & (reserved | {"data", "model", "resume", "augmentations"}))
+        if clash:
+            raise ValueError(f"extra: '{clash[0]}' has its own config key; set it there")
+
+
+def load_train_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Load a YAML config (or the defaults) and apply `key=value` overrides.
+
+    Raises:
+        ConfigError: unknown key, wrong type or bad value, naming the file and key.
+    """
+    data: dict[str, Any] = load_yaml(path) if path else {}
+    source = str(path) if path else "defaults"
+    if overrides:
+        try:
+            data = deep_update(data, parse_overrides(overrides))
+        except ConfigError:
+            raise
+        source = f"{source} + overrides"
+    cfg = from_dict(TrainConfig, data, source)
+    from handdet.train.augment import validate_albumentations
+
+    validate_albumentations(cfg.albumentations, source)
+    return cfg
+
+
+def resolve_path(p: str | os.PathLike) -> Path:
+    return Path(p).expanduser().resolve()
