@@ -79,7 +79,8 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
         raise errors[0]
     if tp is Any:
         return value
-    if origin in (list, tuple):
+    if origin in (list, tuple) or tp in (list, tuple):
+        origin = origin or tp
         if not isinstance(value, (list, tuple)):
             raise _type_error(source, key, tp, value)
         inner = args[0] if args else Any
@@ -90,13 +91,11 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
         if not isinstance(value, dict):
             raise _type_error(source, key, tp, value)
         return dict(value)
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if tp is bool:
-        if not isinstance(value, bool):
+    if tp is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise _type_error(source, key, tp, value)
-        return value
-    if tp in (int, str) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        return float(value)
+    if tp in (int, str, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
         raise _type_error(source, key, tp, value)
     if isinstance(tp, type) and issubclass(tp, Path):
         return Path(value)

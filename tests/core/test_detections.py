@@ -1,0 +1,36 @@
+"""The Detections value: defaults, validation, selection, merging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from handdet.core.detections import Detections
+
+
+def test_defaults_are_ground_truth_like():
+    d = Detections([[0, 0, 10, 20]])
+    assert d.xyxy.dtype == np.float32 and d.xyxy.shape == (1, 4)
+    assert d.confidence.tolist() == [1.0] and d.class_id.tolist() == [0] and d.ignore.tolist() == [False]
+    assert d.area.tolist() == [200.0]
+
+
+@pytest.mark.parametrize("xyxy", [[], np.zeros((0, 4)), np.zeros((0,))])
+def test_empty(xyxy):
+    d = Detections(xyxy)
+    assert len(d) == 0 and d.xyxy.shape == (0, 4) and d.confidence.shape == (0,)
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="disagree in length"):
+        Detections([[0, 0, 1, 1]], confidence=[0.5, 0.6])
+
+
+def test_select_sort_merge():
+    d = Detections([[0, 0, 1, 1], [0, 0, 2, 2], [0, 0, 3, 3]], [0.2, 0.9, 0.5], [0, 1, 0])
+    assert d[d.class_id == 0].confidence.tolist() == pytest.approx([0.2, 0.5])
+    assert d.sorted_by_confidence().confidence.tolist() == pytest.approx([0.9, 0.5, 0.2])
+    assert len(d[1]) == 1
+    m = Detections.merge([d, Detections.empty(), d[:1]])
+    assert len(m) == 4 and m.class_id.tolist() == [0, 1, 0, 0]
+    assert len(Detections.merge([])) == 0

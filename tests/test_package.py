@@ -1,0 +1,30 @@
+"""The package itself: importing it is cheap, and the CLI answers without heavy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run_py(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_import_handdet_does_not_import_torch_or_ultralytics():
+    out = run_py("import sys, handdet, handdet.core.detections, handdet.core.boxes, handdet.data.yolo_dataset; "
+                 "print(sorted(m for m in ('torch', 'ultralytics', 'onnxruntime', 'cv2') if m in sys.modules))")
+    assert out.strip() == "[]"
+
+
+def test_cli_help_lists_every_stage():
+    out = subprocess.run([sys.executable, "-m", "handdet", "--help"], capture_output=True, text=True).stdout
+    for cmd in ("synth", "convert", "train", "eval", "predict", "export", "webcam", "prepare"):
+        assert cmd in out, cmd
+
+
+def test_version():
+    from handdet import __version__
+    from handdet.cli import main
+
+    assert main(["--version"]) == 0
+    assert __version__.count(".") == 2

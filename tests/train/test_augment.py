@@ -1,0 +1,60 @@
+"""Albumentations from YAML: the transforms are built as declared and move boxes with the image."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from handdet.core.errors import ConfigError
+from handdet.train.augment import apply_to_boxes, build_albumentations
+
+
+def test_build_from_yaml_spec():
+    t = build_albumentations([{"name": "Blur", "p": 0.3, "blur_limit": [3, 7]}, {"name": "HorizontalFlip", "p": 1}])
+    assert [type(x).__name__ for x in t] == ["Blur", "HorizontalFlip"]
+    assert t[0].p == 0.3 and tuple(t[0].blur_limit) == (3, 7)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ([{"name": "Blur", "blur_limt": 3}], "Blur"),  # misspelt parameter
+        (["Blur"], "must be a mapping"),
+        ([{"name": "Compose"}], "unknown transform"),  # not a single transform
+    ],
+)
+def test_bad_spec(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        build_albumentations(spec)
+
+
+def test_flip_moves_boxes_on_a_real_photo(zidane):
+    img = cv2.imread(str(zidane))
+    h, w = img.shape[:2]
+    boxes = np.array([[100, 200, 400, 700], [700, 50, 1100, 710]], np.float32)
+    out, out_boxes, cls = apply_to_boxes(build_albumentations([{"name": "HorizontalFlip", "p": 1.0}]), img, boxes, [0, 0])
+    np.testing.assert_array_equal(out, img[:, ::-1])
+    expected = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
+    np.testing.assert_allclose(out_boxes, expected, atol=1e-3)
+    assert list(cls) == [0, 0]
+
+
+def test_crop_keeps_boxes_inside_and_consistent(zidane):
+    img = cv2.imread(str(zidane))
+    boxes = np.array([[300, 100, 500, 400]], np.float32)
+    t = build_albumentations([{"name": "Crop", "x_min": 200, "y_min": 50, "x_max": 800, "y_max": 650, "p": 1.0}])
+    out, out_boxes, _ = apply_to_boxes(t, img, boxes, [0])
+    assert out.shape[:2] == (600, 600)
+    np.testing.assert_allclose(out_boxes, [[100, 50, 300, 350]], atol=1e-3)
+    # The crop shows the same pixels that the box covered in the original.
+    np.testing.assert_array_equal(out[50:350, 100:300], img[100:400, 300:500])
+
+
+def test_colour_transform_keeps_boxes(zidane):
+    img = cv2.imread(str(zidane))
+    boxes = np.array([[10, 20, 110, 220]], np.float32)
+    t = build_albumentations([{"name": "RandomBrightnessContrast", "p": 1.0, "brightness_limit": [0.3, 0.3]}])
+    out, out_boxes, _ = apply_to_boxes(t, img, boxes, [0])
+    assert out.mean() > img.mean() + 10
+    np.testing.assert_allclose(out_boxes, boxes)
