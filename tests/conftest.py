@@ -98,3 +98,25 @@ def assets_dir() -> Path:
 @pytest.fixture(scope="session")
 def zidane(assets_dir) -> Path:
     return assets_dir / "zidane.jpg"
+
+
+@pytest.fixture(scope="session")
+def tiny_voc(subhi_voc, tmp_path_factory) -> Path:
+    """32 real SubhiH photos (jpg + VOC xml, linked) from several webcam sequences."""
+    out = tmp_path_factory.mktemp("tiny_voc")
+    xmls = sorted((subhi_voc / "train").glob("*.xml"))
+    picked = xmls[::max(1, len(xmls) // 32)][:32]
+    for x in picked:
+        for f in (x, x.with_suffix(".jpg")):
+            (out / f.name).symlink_to(f)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_yolo(tiny_voc, tmp_path_factory) -> Path:
+    """`tiny_voc` converted to a YOLO dataset (train/val grouped by sequence); returns its data.yaml."""
+    from handdet.data.convert import convert
+
+    out = tmp_path_factory.mktemp("tiny_yolo") / "ds"
+    report = convert("voc", tiny_voc, out, group=r"^(.+)_pic", ratios={"train": 0.75, "val": 0.25}, seed=0)
+    return Path(report.data_yaml)
