@@ -1,5 +1,85 @@
-"""`handdet` subcommands for the data stage."""
+"""`handdet` subcommands for the data stage: `synth`, `convert`, `fetch`.
+
+    handdet synth build/synth --n 200
+    handdet convert voc ../shared/data/subhi-hands-voc build/subhi --group '^(.*?)_?pic\\d+$'
+    handdet fetch subhi --data-dir data
+"""
 
 from __future__ import annotations
 
-from handdet.cli import app  # noqa: F401
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from handdet.cli import app
+
+
+@app.command("synth")
+def synth_cmd(
+    out: Path = typer.Argument(..., help="Output folder (Pascal VOC: NAME.jpg + NAME.xml)."),
+    n: int = typer.Option(200, "--n", help="Number of images."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; image i depends only on (seed, i)."),
+    size: int = typer.Option(320, "--size", help="Square image side in pixels."),
+    empty_fraction: float = typer.Option(0.1, "--empty-fraction", help="Share of scenes without hands."),
+    max_hands: int = typer.Option(3, "--max-hands", help="Most hands in one scene."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+) -> None:
+    """Write a deterministic synthetic hand dataset in Pascal VOC."""
+    from handdet.data.synth import make_synthetic
+
+    report = make_synthetic(out, n=n, seed=seed, size=size, empty_fraction=empty_fraction, max_hands=max_hands,
+                            overwrite=overwrite)
+    typer.echo(report.summary_line())
+
+
+@app.command("convert")
+def convert_cmd(
+    fmt: str = typer.Argument(..., metavar="FORMAT", help="Source format, e.g. voc or yolo (an unknown name lists all known formats)."),
+    src: Path = typer.Argument(..., help="Source dataset folder (or data.yaml for yolo)."),
+    out: Path = typer.Argument(..., help="Output YOLO dataset folder."),
+    classes: str = typer.Option(None, "--classes",
+                                help="Class map 'src=ours,...' ('*' = any other, '-' = drop) or a YAML file; "
+                                     "default: every class -> hand."),
+    split: str = typer.Option("train=0.8,val=0.2", "--split", help="Split fractions, e.g. train=0.7,val=0.2,test=0.1."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split and the negatives."),
+    group: str = typer.Option(None, "--group",
+                              help="Regex on the file stem; its first capture group keeps files together in one split."),
+    copy: bool = typer.Option(False, "--copy", help="Copy images instead of symlinking them."),
+    negatives: float = typer.Option(0.0, "--negatives",
+                                    help="Fraction of hand images that give one hand-free crop (empty labels)."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on any warning, writing nothing."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    keep_splits: bool = typer.Option(False, "--keep-splits", help="Keep the source's own train/test folders."),
+    decode: bool = typer.Option(True, "--decode/--no-decode", help="Decode every image fully (finds truncated files)."),
+) -> None:
+    """Convert a hand dataset to YOLO (validated, group-split, atomic)."""
+    from handdet.data.convert import convert, problem_table
+
+    report = convert(fmt, src, out, class_map=classes, ratios=split, seed=seed, group=group, copy=copy,
+                     negatives=negatives, strict=strict, overwrite=overwrite, keep_splits=keep_splits, decode=decode)
+    table = problem_table(report)
+    if table:
+        typer.echo(table)
+    typer.echo(report.summary_line())
+
+
+class FetchDataset(str, Enum):
+    """Datasets `handdet fetch` knows."""
+
+    SUBHI = "subhi"
+
+
+@app.command("fetch")
+def fetch_cmd(
+    dataset: FetchDataset = typer.Argument(..., help="Dataset to fetch."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data folder (default: HANDDET_DATA, else ./data)."),
+    download: bool = typer.Option(True, "--download/--no-download", help="Allow a download if the data is missing."),
+) -> None:
+    """Make sure a public dataset is in the data folder (downloads it once if allowed)."""
+    from handdet.core.paths import data_dir as resolve_data_dir
+    from handdet.data.download import ensure_subhi
+
+    path = ensure_subhi(resolve_data_dir(data_dir), allow_download=download)
+    n = sum(1 for _ in path.rglob("*.jpg"))
+    typer.echo(f"{dataset.value}: {n} images at {path}")

@@ -17,7 +17,7 @@ class DataConfig:
 
     source: str = "subhi-hands-voc"  # data.yaml path, a dataset folder (path or name in the data dir), or 'synth'
     format: str = "voc"  # format of `source` when it is not already YOLO
-    group: str | None = r"^(.+)_pic"  # regex on the file stem: frames of one sequence stay in one split
+    group: str | None = r"^(.*?)_?pic\d+$"  # regex on the file stem: frames of one sequence stay in one split
     split: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.2})  # split name -> fraction
     seed: int = 0  # split and negative-crop seed
     negatives: float = 0.3  # fraction of training images that also give a hand-free crop (fewer false alarms)
