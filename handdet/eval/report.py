@@ -1,0 +1,207 @@
+"""An `EvalResult` as files and text: metrics.json, report.md, a comparison table, the summary line."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from handdet.core.atomic import write_text_atomic
+from handdet.eval.evaluator import EvalResult
+from handdet.eval.roc import FROC_FPPI_LEVELS, recall_at_fppi
+
+
+def metrics_dict(result: EvalResult, meta: Mapping | None = None) -> dict:
+    """The JSON-safe content of metrics.json: every scalar, per-class AP, the confusion matrix, and `meta`.
+
+    Undefined values (AP without ground truth, ROC AUC with one class of image) are null.
+    """
+    names = result.names
+    d: dict = {
+        "ap50": result.ap50,
+        "ap50_95": result.ap50_95,
+        "ap75": result.ap75,
+        "ap50_voc07": result.ap50_voc07,
+        "ap50_voc10": result.ap50_voc10,
+        "ap_small": result.ap_small,
+        "ap_medium": result.ap_medium,
+        "ap_large": result.ap_large,
+        "precision": result.precision,
+        "recall": result.recall,
+        "f1": result.f1,
+        "conf_threshold": result.conf_threshold,
+        "conf_threshold_source": "given" if result.conf_threshold_given else "max_f1",
+        "iou_threshold": result.report_iou,
+        "tp": result.tp,
+        "fp": result.fp,
+        "fn": result.fn,
+        "roc_auc": result.roc_auc,
+        "roc_undefined_reason": result.roc_undefined_reason,
+        "fp_per_100_negatives": result.fp_per_100_negatives,
+        "froc_recall_at_fppi": {str(level): float(r) for level, r in
+                                zip(FROC_FPPI_LEVELS, recall_at_fppi(result.froc), strict=True)},
+        "confusion_matrix": result.confusion_matrix.tolist(),
+        "confusion_matrix_labels": [names.get(i, str(i)) for i in range(len(result.confusion_matrix) - 1)]
+        + ["background"],
+        "confusion_matrix_axes": "rows: true class, columns: predicted class",
+        "per_class": {
+            names.get(c, str(c)): {"class_id": c, "ap50": result.ap50_per_class[c],
+                                   "ap50_95": result.ap50_95_per_class[c], "n_gt": result.n_gt_per_class[c]}
+            for c in result.ap50_per_class
+        },
+        "n_images": result.n_images,
+        "n_negative_images": result.n_negative_images,
+        "n_gt": result.n_gt,
+        "n_ignored_gt": result.n_ignored_gt,
+        "n_pred": result.n_pred,
+        "ap_method": result.ap_method.value,
+        "max_dets": result.max_dets,
+    }
+    if meta:
+        d["meta"] = _jsonable(dict(meta))
+    return _jsonable(d)
+
+
+def write_metrics_json(result: EvalResult, path: str | os.PathLike, meta: Mapping | None = None) -> Path:
+    """Write `metrics_dict` as indented JSON, atomically."""
+    return write_text_atomic(path, json.dumps(metrics_dict(result, meta), indent=2) + "\n")
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def fmt(v: float | None, digits: int = 3) -> str:
+    """A metric for humans: fixed digits, 'n/a' when undefined."""
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def summary_line(result: EvalResult, target: str | os.PathLike | None = None) -> str:
+    """`ap50 … ap50-95 … P … R … F1 … @conf … → target` in one line."""
+    line = (f"ap50 {fmt(result.ap50)}  ap50-95 {fmt(result.ap50_95)}  P {fmt(result.precision)}  "
+            f"R {fmt(result.recall)}  F1 {fmt(result.f1)} @conf {fmt(result.conf_threshold)}")
+    if result.fp_per_100_negatives is not None:
+        line += f"  FP/100neg {fmt(result.fp_per_100_negatives, 1)}"
+    return line + (f" → {target}" if target else "")
+
+
+COMPARE_COLUMNS = (("ap50", "AP50"), ("ap50_95", "AP50-95"), ("ap75", "AP75"), ("ap50_voc07", "AP50 VOC07"),
+                   ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("conf_threshold", "@conf"),
+                   ("roc_auc", "ROC AUC"), ("fp_per_100_negatives", "FP/100 neg"))
+
+
+def comparison_table(results: Mapping[str, EvalResult]) -> str:
+    """A markdown table with one row per model, side by side; the best value of each column in bold."""
+    cols = COMPARE_COLUMNS
+    head = "| model | " + " | ".join(t for _, t in cols) + " |\n|---|" + "---:|" * len(cols) + "\n"
+    best = {}
+    for key, _ in cols:
+        vals = [getattr(r, key) for r in results.values() if getattr(r, key) is not None]
+        if vals and key not in ("conf_threshold",):
+            best[key] = min(vals) if key == "fp_per_100_negatives" else max(vals)
+    rows = []
+    for name, r in results.items():
+        cells = []
+        for key, _ in cols:
+            v = getattr(r, key)
+            s = fmt(v, 1 if key == "fp_per_100_negatives" else 3)
+            cells.append(f"**{s}**" if len(results) > 1 and v is not None and v == best.get(key) else s)
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+def markdown_report(
+    result: EvalResult,
+    title: str = "Evaluation",
+    meta: Mapping | None = None,
+    plots: Mapping[str, str] | None = None,
+    gallery: str | None = None,
+) -> str:
+    """A readable report: inputs, headline metrics, per-class AP, confusion matrix, definitions, plots.
+
+    Args:
+        result: the evaluation.
+        title: first heading.
+        meta: inputs to list (weights, data, split, image size, ...).
+        plots: caption -> relative path of each plot image.
+        gallery: relative path of the error gallery image, if any.
+    """
+    r = result
+    out = [f"# {title}", ""]
+    if meta:
+        out += ["| input | value |", "|---|---|"] + [f"| {k} | `{v}` |" for k, v in meta.items()] + [""]
+    out += [
+        "## Headline", "",
+        "| metric | value |", "|---|---:|",
+        f"| AP50 ({r.ap_method.value}) | {fmt(r.ap50)} |",
+        f"| AP50-95 | {fmt(r.ap50_95)} |",
+        f"| AP75 | {fmt(r.ap75)} |",
+        f"| AP50, VOC2007 11-point | {fmt(r.ap50_voc07)} |",
+        f"| AP50, VOC2010 all-point | {fmt(r.ap50_voc10)} |",
+        f"| AP small / medium / large | {fmt(r.ap_small)} / {fmt(r.ap_medium)} / {fmt(r.ap_large)} |",
+        f"| precision | {fmt(r.precision)} |",
+        f"| recall | {fmt(r.recall)} |",
+        f"| F1 | {fmt(r.f1)} |",
+        f"| confidence cut-off ({'given' if r.conf_threshold_given else 'max F1'}) | {fmt(r.conf_threshold)} |",
+        f"| TP / FP / FN at the cut-off, IoU {r.report_iou:.2f} | {r.tp} / {r.fp} / {r.fn} |",
+        f"| image-level ROC AUC | {fmt(r.roc_auc)}{f' ({r.roc_undefined_reason})' if r.roc_auc is None else ''} |",
+        f"| false detections per 100 images without ground truth | {fmt(r.fp_per_100_negatives, 1)} |",
+        f"| images / without ground truth | {r.n_images} / {r.n_negative_images} |",
+        f"| ground-truth boxes (ignored) | {r.n_gt} ({r.n_ignored_gt}) |",
+        f"| detections scored (max {r.max_dets} per class and image) | {r.n_pred} |",
+        "",
+        "FROC, recall at false positives per image: "
+        + ", ".join(f"{lv:g}: {fmt(float(v))}" for lv, v in zip(FROC_FPPI_LEVELS, recall_at_fppi(r.froc),
+                                                                strict=True)),
+        "",
+    ]
+    if r.ap50_per_class:
+        out += ["## Per class", "", "| class | AP50 | AP50-95 | boxes |", "|---|---:|---:|---:|"]
+        out += [f"| {r.names.get(c, c)} | {fmt(r.ap50_per_class[c])} | {fmt(r.ap50_95_per_class[c])} | "
+                f"{r.n_gt_per_class[c]} |" for c in r.ap50_per_class]
+        out.append("")
+    labels = [r.names.get(i, str(i)) for i in range(len(r.confusion_matrix) - 1)] + ["background"]
+    shown = [i for i in range(len(labels)) if r.confusion_matrix[i].any() or r.confusion_matrix[:, i].any()]
+    shown = shown if len(labels) > 12 else list(range(len(labels)))
+    if shown:
+        out += [f"## Confusion matrix (conf >= {fmt(r.conf_threshold)}, IoU >= {r.report_iou:.2f})", "",
+                "Rows: true class; columns: predicted class." + (" Classes never seen are left out."
+                                                                 if len(shown) < len(labels) else ""), "",
+                "| true \\ predicted | " + " | ".join(labels[i] for i in shown) + " |",
+                "|---|" + "---:|" * len(shown)]
+        out += [f"| {labels[i]} | " + " | ".join(str(r.confusion_matrix[i, j]) for j in shown) + " |"
+                for i in shown]
+        out.append("")
+    out += [
+        "## Definitions", "",
+        "- TP: a detection that took a ground-truth box of its class (IoU at or above the threshold, greedy by "
+        "descending confidence). FP (Type I error): a detection that took none. FN (Type II error): a box no "
+        "detection took.",
+        "- precision = TP / (TP + FP); recall = TP / (TP + FN); F1 = 2PR / (P + R), pooled over classes.",
+        "- AP: per class, the mean of the precision envelope over recall levels (COCO: 101 levels; VOC2007: 11; "
+        "VOC2010: all points), then the mean over classes with ground truth. AP50-95 averages IoU 0.50:0.05:0.95.",
+        "- ROC: true-positive rate against false-positive rate of the image-level question 'does this image "
+        "contain an object?', scored by the highest detection confidence (0 when none), over every cut-off.",
+        "",
+    ]
+    if plots or gallery:
+        out += ["## Plots", ""]
+        out += [f"![{cap}]({p})" for cap, p in (plots or {}).items()]
+        if gallery:
+            out += ["", "Images with the most errors (green TP, red FP, orange FN):", "", f"![error gallery]({gallery})"]
+        out.append("")
+    return "\n".join(out)

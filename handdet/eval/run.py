@@ -1,0 +1,290 @@
+"""Run a model over a dataset split (or read a detector's predictions JSON) and evaluate it.
+
+    handdet eval runs/train/weights/best.pt data/hands/data.yaml --split val --out build/eval/best
+
+The library calls behind the command (the training wrapper calls `evaluate_weights`):
+`evaluate_weights`, `evaluate_many`, `evaluate_predictions`. Each returns the `EvalResult` and, given
+`out`, writes metrics.json, report.md, the plots and the error gallery into a temporary folder that is
+renamed to `out` only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handdet.core.atomic import atomic_dir
+from handdet.core.detections import Detections
+from handdet.core.errors import DataError, WeightsError
+from handdet.eval.evaluator import EvalResult, Evaluator
+from handdet.eval.gallery import worst_images, write_error_gallery
+from handdet.eval.plots import PLOT_FILES, save_plots
+from handdet.eval.report import comparison_table, markdown_report, write_metrics_json
+
+EVAL_CONF = 0.001  # (float) prediction confidence for AP: keep nearly every box, as Ultralytics' validator does
+EVAL_IOU = 0.7  # (float) NMS IoU of the predictions, Ultralytics' default
+EVAL_MAX_DET = 300  # (int) boxes kept per image by the predictor, as Ultralytics' validator
+GALLERY_TOP_K = 16  # (int) images in the error gallery
+
+
+@dataclass(frozen=True)
+class SplitTruth:
+    """Ground truth of one split: per image its path, file stem, (w, h) and boxes in pixels."""
+
+    yaml_path: Path
+    split: str
+    names: dict[int, str]
+    images: list[Path]
+    stems: list[str]
+    sizes: list[tuple[int, int]]
+    gts: list[Detections]
+
+
+def load_split(data_yaml: str | os.PathLike, split: str = "val") -> SplitTruth:
+    """Read the ground truth of a split; an image without a label file is a negative image.
+
+    Raises:
+        DataError: missing or malformed data.yaml or labels, an unreadable image, an empty split or two
+            images with the same file stem (predictions are keyed by stem).
+    """
+    from handdet.data.yolo_dataset import image_size, label_path_for, read_data_yaml, read_labels
+
+    info = read_data_yaml(data_yaml)
+    images = info.images(split)
+    if not images:
+        raise DataError(f"{info.yaml_path}: split '{split}' has no images")
+    stems, sizes, gts, seen = [], [], [], {}
+    for p in images:
+        if p.stem in seen:
+            raise DataError(f"{info.yaml_path}: split '{split}' has two images with stem '{p.stem}' "
+                            f"({seen[p.stem]} and {p}); predictions are matched by file stem")
+        seen[p.stem] = p
+        wh = image_size(p)
+        stems.append(p.stem)
+        sizes.append(wh)
+        gts.append(read_labels(label_path_for(p), wh))
+    return SplitTruth(info.yaml_path, split, dict(info.names), list(images), stems, sizes, gts)
+
+
+def read_predictions_json(path: str | os.PathLike, truth: SplitTruth) -> list[Detections]:
+    """Read `handdet predict --save-json` output, aligned with the split's images.
+
+    Format: a JSON list of `{"image": file stem, "bbox": [x1, y1, x2, y2] pixels, "score": s, "class_id": c}`;
+    images of the split with no entry have no detections.
+
+    Raises:
+        DataError: naming the file (and entry) for a missing file, invalid JSON, a malformed entry, an
+            image stem not in the split or a class id not in data.yaml.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: predictions file not found")
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not valid JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of {{image, bbox, score, class_id}} objects")
+    index = {s: i for i, s in enumerate(truth.stems)}
+    rows: list[list[tuple]] = [[] for _ in truth.stems]
+    for k, r in enumerate(data):
+        if not isinstance(r, dict) or not {"image", "bbox", "score", "class_id"} <= r.keys():
+            raise DataError(f"{path}: entry {k} needs the keys image, bbox, score and class_id")
+        try:
+            x1, y1, x2, y2 = (float(v) for v in r["bbox"])
+            score, cls = float(r["score"]), r["class_id"]
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: entry {k}: bbox must be 4 numbers and score a number") from None
+        if isinstance(cls, bool) or not isinstance(cls, int) and not (isinstance(cls, float) and cls.is_integer()):
+            raise DataError(f"{path}: entry {k}: class_id must be an integer, got {cls!r}")
+        if not all(math.isfinite(v) for v in (x1, y1, x2, y2, score)) or x2 < x1 or y2 < y1:
+            raise DataError(f"{path}: entry {k}: bbox must be finite [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1")
+        stem = str(r["image"])
+        if stem not in index:
+            raise DataError(f"{path}: entry {k}: image '{stem}' is not in split '{truth.split}' of "
+                            f"{truth.yaml_path} ({len(index)} images)")
+        if int(cls) not in truth.names:
+            raise DataError(f"{path}: entry {k}: class_id {int(cls)} is not a class of {truth.yaml_path}")
+        rows[index[stem]].append((x1, y1, x2, y2, score, int(cls)))
+    out = []
+    for rr in rows:
+        a = np.asarray(rr, dtype=np.float64).reshape(-1, 6)
+        out.append(Detections(a[:, :4], a[:, 4], a[:, 5].astype(np.int64)))
+    return out
+
+
+def predict_split(predictor, truth: SplitTruth, progress: bool = True) -> list[Detections]:
+    """Run `predictor(image_bgr) -> Detections` over every image of the split."""
+    import cv2
+    from tqdm import tqdm
+
+    out = []
+    for p in tqdm(truth.images, desc=f"predict {truth.split}", unit="img", disable=not progress, leave=False):
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise DataError(f"{p}: cannot read image")
+        out.append(predictor(img))
+    return out
+
+
+def evaluate_split(
+    preds: Sequence[Detections], truth: SplitTruth, conf_threshold: float | None = None
+) -> tuple[Evaluator, EvalResult]:
+    """Evaluate predictions aligned with `truth.images`; returns the evaluator (for the gallery) and result."""
+    ev = Evaluator(truth.names, conf_threshold=conf_threshold)
+    for pred, gt, stem in zip(preds, truth.gts, truth.stems, strict=True):
+        ev.update(pred, gt, image_id=stem)
+    return ev, ev.compute()
+
+
+def write_outputs(
+    out_dir: str | os.PathLike, ev: Evaluator, result: EvalResult, truth: SplitTruth, meta: dict, title: str
+) -> dict[str, Path]:
+    """Write metrics.json, report.md, the plots and gallery.jpg into `out_dir` (not atomic by itself)."""
+    import cv2
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"metrics.json": write_metrics_json(result, out_dir / "metrics.json", meta)}
+    files.update(save_plots(result, out_dir))
+    worst = worst_images(result.image_errors, GALLERY_TOP_K)
+    path_of = dict(zip(truth.stems, truth.images, strict=True))
+    gallery = write_error_gallery(ev.errors(result.conf_threshold, worst),
+                                  lambda e: cv2.imread(str(path_of[e.image_id]), cv2.IMREAD_COLOR),
+                                  out_dir / "gallery.jpg", truth.names)
+    if gallery:
+        files["gallery.jpg"] = gallery
+    report = markdown_report(result, title, meta, {cap: name for name, cap in PLOT_FILES.items()},
+                             "gallery.jpg" if gallery else None)
+    (out_dir / "report.md").write_text(report)
+    files["report.md"] = out_dir / "report.md"
+    return files
+
+
+def _predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str):
+    from handdet.infer.predictor import PredictorSettings, load_predictor
+
+    predictor = load_predictor(weights, settings=PredictorSettings(
+        imgsz=imgsz, conf=EVAL_CONF, iou=EVAL_IOU, max_det=EVAL_MAX_DET, device=device))
+    extra = sorted(set(predictor.names) - set(truth.names))
+    if extra:
+        raise WeightsError(f"{weights}: the model has {len(predictor.names)} classes but {truth.yaml_path} lists "
+                           f"{len(truth.names)} (class {extra[0]} '{predictor.names[extra[0]]}' unknown to it)")
+    return predictor
+
+
+def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_threshold: float | None,
+                    device: str, progress: bool) -> tuple[Evaluator, EvalResult, dict]:
+    predictor = _predictor(weights, truth, imgsz, device)
+    ev, result = evaluate_split(predict_split(predictor, truth, progress), truth, conf_threshold)
+    meta = {"weights": str(weights), "data": str(truth.yaml_path), "split": truth.split,
+            "imgsz": getattr(predictor, "imgsz", imgsz), "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
+            "predict_max_det": EVAL_MAX_DET, "device": device}
+    return ev, result, meta
+
+
+def evaluate_weights(
+    weights: str | os.PathLike,
+    data_yaml: str | os.PathLike,
+    split: str = "val",
+    out: str | os.PathLike | None = None,
+    imgsz: int | None = None,
+    conf_threshold: float | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> EvalResult:
+    """Predict a split with `weights` (through `load_predictor`, conf 0.001, max 300 boxes) and evaluate it.
+
+    Args:
+        weights: `.pt` or `.onnx` detection weights whose classes are those of `data_yaml`.
+        data_yaml: YOLO data.yaml (or its folder).
+        split: train, val or test.
+        out: folder to write metrics.json, report.md, plots and gallery.jpg into (atomically); None: none.
+        imgsz: network input size; None: the model's.
+        conf_threshold: cut-off for P/R/F1 and the confusion matrix; None: the one that maximises F1.
+        device: "cpu", "cuda", "0", ...
+        progress: show a progress bar.
+
+    Raises:
+        HanddetError: unusable weights or data, with one line naming the file.
+    """
+    truth = load_split(data_yaml, split)
+    ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, device, progress)
+    if out is not None:
+        with atomic_dir(out) as tmp:
+            write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}")
+    return result
+
+
+def evaluate_many(
+    weights: Sequence[str | os.PathLike],
+    data_yaml: str | os.PathLike,
+    split: str = "val",
+    out: str | os.PathLike | None = None,
+    imgsz: int | None = None,
+    conf_threshold: float | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[str, EvalResult]:
+    """Evaluate several weights on the same split; with `out`, one sub-folder each plus comparison.md.
+
+    Returns:
+        label -> result, labels being the weights' file names made unique with their parent folders.
+    """
+    truth = load_split(data_yaml, split)
+    labels = unique_labels([Path(w) for w in weights])
+    results: dict[str, EvalResult] = {}
+    runs = {}
+    for label, w in zip(labels, weights, strict=True):
+        runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, device, progress)
+        results[label] = runs[label][1]
+    if out is not None:
+        with atomic_dir(out) as tmp:
+            for label, (ev, result, meta) in runs.items():
+                write_outputs(tmp / _folder_name(label), ev, result, truth, meta, f"Evaluation of {label} on {split}")
+            (tmp / "comparison.md").write_text(f"# {split} of {truth.yaml_path}\n\n" + comparison_table(results))
+    return results
+
+
+def evaluate_predictions(
+    preds_json: str | os.PathLike,
+    data_yaml: str | os.PathLike,
+    split: str = "val",
+    out: str | os.PathLike | None = None,
+    conf_threshold: float | None = None,
+) -> EvalResult:
+    """Evaluate a predictions JSON (any detector's, in `handdet predict --save-json` format) on a split.
+
+    Raises:
+        DataError: missing or malformed file, unknown image stem or class, naming the file and entry.
+    """
+    truth = load_split(data_yaml, split)
+    preds = read_predictions_json(preds_json, truth)
+    ev, result = evaluate_split(preds, truth, conf_threshold)
+    if out is not None:
+        meta = {"predictions": str(preds_json), "data": str(truth.yaml_path), "split": split}
+        with atomic_dir(out) as tmp:
+            write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(preds_json).name} on {split}")
+    return result
+
+
+def unique_labels(paths: Sequence[Path]) -> list[str]:
+    """Short distinct names for files: the name, with as many parent folders as it takes to tell them apart."""
+    depth = 1
+    while True:
+        labels = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(labels)) == len(labels):
+            return labels
+        if depth >= max(len(p.parts) for p in paths):  # the same file twice: number the repeats
+            return [lb if labels.index(lb) == i else f"{lb}#{i}" for i, lb in enumerate(labels)]
+        depth += 1
+
+
+def _folder_name(label: str) -> str:
+    return label.replace("/", "__")
