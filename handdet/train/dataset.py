@@ -66,9 +66,9 @@ def prepare_data(cfg: DataConfig, data_root: str | Path | None = None, log=print
 
 
 def _synth(cfg: DataConfig) -> Path:
-    from handdet.data.synth import make_synth
+    from handdet.data.synth import make_synthetic
 
     out = build_dir() / "synth" / f"voc-{cfg.synth_images}-{cfg.seed}"
     if not out.is_dir():
-        make_synth(out, n_images=cfg.synth_images, seed=cfg.seed)
+        make_synthetic(out, n=cfg.synth_images, seed=cfg.seed)
     return out
