@@ -7,7 +7,6 @@ COCO-pretrained YOLOv8n), our evaluator, a real ONNX export and both predictors 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,5 +1,38 @@
-"""`handdet` subcommands for the export stage."""
+"""`handdet export`: ONNX export with graph, runtime and parity checks, optional INT8.
+
+    handdet export weights/handdet-n.pt --imgsz 320 --data build/datasets/subhi/data.yaml --int8
+"""
 
 from __future__ import annotations
 
-from handdet.cli import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from handdet.cli import app
+
+
+@app.command("export")
+def export_cmd(
+    weights: str = typer.Argument(..., help="PyTorch .pt detection weights."),
+    imgsz: int = typer.Option(320, "--imgsz", help="Square input size (multiple of 32)."),
+    opset: int = typer.Option(None, "--opset", help="ONNX opset (default: Ultralytics' choice)."),
+    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch, height and width."),
+    simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Simplify the graph (onnxslim)."),
+    data: Path = typer.Option(None, "--data", help="data.yaml (val split, AP50) or image folder for parity."),
+    parity_images: int = typer.Option(32, "--parity-images", help="Images in the parity check."),
+    conf: float = typer.Option(0.25, "--conf", help="Default confidence stored in the model; parity cut-off."),
+    int8: bool = typer.Option(False, "--int8", help="Also write a static INT8 model (<name>-int8.onnx)."),
+    calib_images: int = typer.Option(64, "--calib-images", help="INT8 calibration images."),
+    calib_data: Path = typer.Option(None, "--calib-data", help="data.yaml (train split) or folder to calibrate on."),
+    out: Path = typer.Option(None, "--out", help="Output .onnx (default: beside the weights)."),
+) -> None:
+    """Export to ONNX, check the graph and its parity with PyTorch, write atomically; one summary line."""
+    from handdet.export.onnx_export import export_onnx
+
+    result = export_onnx(weights, out, imgsz=imgsz, opset=opset, dynamic=dynamic, simplify=simplify, data=data,
+                         parity_images=parity_images, conf=conf, int8=int8, calib_images=calib_images,
+                         calib_data=calib_data)
+    if result.int8 is not None:
+        typer.echo(f"INT8: {result.int8.note}")
+    typer.echo(result.line())

@@ -1,5 +1,96 @@
-"""`handdet` subcommands for the infer stage."""
+"""`handdet predict` and `handdet webcam`: the video loop over files, cameras and streams.
+
+    handdet predict weights/handdet-n.onnx photos/ --save-json preds.json --save-dir out/
+    handdet webcam --source 0 --track
+"""
 
 from __future__ import annotations
 
-from handdet.cli import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from handdet.cli import app
+
+WEBCAM_IMGSZ = 320  # (int) image size of `handdet webcam` for .pt weights: real time on a laptop CPU
+
+
+def _settings(imgsz, conf, iou, max_det, device):
+    from handdet.infer.predictor import PredictorSettings
+
+    return PredictorSettings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, device=device)
+
+
+@app.command("predict")
+def predict_cmd(
+    weights: str = typer.Argument(..., help="Model weights: .pt (PyTorch) or .onnx (ONNX Runtime)."),
+    source: str = typer.Argument(..., help="Image, folder, glob, video, camera index or stream URL."),
+    imgsz: int = typer.Option(None, "--imgsz", help="Input size (default: the model's, else 640)."),
+    conf: float = typer.Option(None, "--conf", help="Confidence threshold (default: the model's, else 0.25)."),
+    iou: float = typer.Option(None, "--iou", help="NMS IoU threshold (default: the model's, else 0.7)."),
+    max_det: int = typer.Option(None, "--max-det", help="Most boxes per image (default 300)."),
+    backend: str = typer.Option(None, "--backend", help="torch or onnx (default: from the extension)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or a GPU index."),
+    save_dir: Path = typer.Option(None, "--save-dir", help="Write annotated images (or videos) here."),
+    save_json: Path = typer.Option(None, "--save-json", help="Write all boxes to this predictions JSON."),
+    show: bool = typer.Option(False, "--show/--no-show", help="Show a window (needs a display)."),
+    max_frames: int = typer.Option(None, "--max-frames", help="Stop after this many frames."),
+    track: bool = typer.Option(False, "--track", help="Draw stable IDs across video frames."),
+) -> None:
+    """Detect hands in images or videos; print one summary line."""
+    from handdet.infer.loop import run_source
+
+    summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device), backend,
+                         show=show, save_dir=save_dir, save_json=save_json, max_frames=max_frames,
+                         track=track, progress=True)
+    outputs = [str(p) for p in (save_dir, save_json) if p]
+    typer.echo(summary.line("handdet predict") + (f"; wrote {', '.join(outputs)}" if outputs else ""))
+
+
+def webcam(
+    source: str = "0",
+    weights: str | None = None,
+    imgsz: int | None = None,
+    conf: float | None = None,
+    iou: float | None = None,
+    max_det: int | None = None,
+    backend: str | None = None,
+    device: str = "cpu",
+    show: bool | None = None,
+    save: Path | None = None,
+    max_frames: int | None = None,
+    track: bool = False,
+    snapshot_dir: Path = Path("."),
+):
+    """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`)."""
+    from handdet.infer.loop import default_weights, run_source
+
+    w = weights or default_weights()
+    is_onnx = (backend == "onnx") or (backend is None and str(w).lower().endswith(".onnx"))
+    # A static ONNX graph fixes its own size; a .pt model gets the real-time default.
+    size = imgsz if imgsz is not None else (None if is_onnx else WEBCAM_IMGSZ)
+    return run_source(w, source, _settings(size, conf, iou, max_det, device), backend, show=show,
+                      save_video=save, max_frames=max_frames, track=track, snapshot_dir=snapshot_dir,
+                      title="handdet webcam (q: quit, s: snapshot)")
+
+
+@app.command("webcam")
+def webcam_cmd(
+    source: str = typer.Option("0", "--source", help="Camera index, video file or stream URL."),
+    weights: str = typer.Option(None, "--weights", help="Weights (default: the shipped weights/handdet-n)."),
+    imgsz: int = typer.Option(None, "--imgsz", help=f"Input size (default: an ONNX model's, else {WEBCAM_IMGSZ})."),
+    conf: float = typer.Option(None, "--conf", help="Confidence threshold (default: the model's, else 0.25)."),
+    iou: float = typer.Option(None, "--iou", help="NMS IoU threshold."),
+    max_det: int = typer.Option(None, "--max-det", help="Most boxes per frame."),
+    backend: str = typer.Option(None, "--backend", help="torch or onnx (default: from the extension)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or a GPU index."),
+    show: bool = typer.Option(None, "--show/--no-show", help="Window on/off (default: on when a display exists)."),
+    save: Path = typer.Option(None, "--save", help="Write the annotated video here (e.g. out.mp4)."),
+    max_frames: int = typer.Option(None, "--max-frames", help="Stop after this many frames."),
+    track: bool = typer.Option(False, "--track", help="Stable hand IDs across frames."),
+    snapshot_dir: Path = typer.Option(Path("."), "--snapshot-dir", help="Where the s key saves snapshots."),
+) -> None:
+    """Live hand detection from a camera (q/Esc quits, s saves a snapshot); prints one summary line."""
+    summary = webcam(source, weights, imgsz, conf, iou, max_det, backend, device, show, save, max_frames,
+                     track, snapshot_dir)
+    typer.echo(summary.line("handdet webcam") + (f"; wrote {save}" if save else ""))

@@ -1,6 +1,7 @@
 """Predictors: one interface, `predictor(image_bgr) -> Detections`, over PyTorch or ONNX Runtime.
 
-The backend follows the weights' extension unless given; thresholds are explicit parameters.
+The backend follows the weights' extension unless given. Thresholds are explicit: a setting left
+`None` comes from the model's metadata where it has one, else from the defaults below.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import Protocol
 import numpy as np
 
 from handdet.core.detections import Detections
-from handdet.core.errors import WeightsError
+from handdet.core.errors import ConfigError, WeightsError
 
 DEFAULT_CONF = 0.25  # (float) default confidence of `handdet predict`
 DEFAULT_IOU = 0.7  # (float) NMS IoU, Ultralytics' default
 DEFAULT_MAX_DET = 300  # (int) at most this many boxes an image
+DEFAULT_IMGSZ = 640  # (int) input size when neither the option nor the model says
+BACKENDS = ("torch", "onnx")
 
 
 class Predictor(Protocol):
@@ -31,11 +34,39 @@ class Predictor(Protocol):
 
 @dataclass
 class PredictorSettings:
+    """Options of a predictor; `None` means "from the model's metadata, else the default".
+
+    Attributes:
+        imgsz: square network input size in pixels.
+        conf: keep boxes scoring above this.
+        iou: NMS IoU threshold.
+        max_det: at most this many boxes an image.
+        device: "cpu", "cuda", "cuda:0" or "0".
+        rect: PyTorch only: letterbox to the smallest stride-aligned rectangle (Ultralytics' predict
+            default) instead of the square the static ONNX graph sees; off so both backends agree.
+    """
+
     imgsz: int | None = None
-    conf: float = DEFAULT_CONF
-    iou: float = DEFAULT_IOU
-    max_det: int = DEFAULT_MAX_DET
+    conf: float | None = None
+    iou: float | None = None
+    max_det: int | None = None
     device: str = "cpu"
+    rect: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("conf", "iou"):
+            v = getattr(self, name)
+            if v is not None and not 0.0 <= v <= 1.0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1, got {v}")
+        if self.imgsz is not None and (self.imgsz < 32 or self.imgsz % 32):
+            raise ConfigError(f"--imgsz must be a multiple of 32 and at least 32, got {self.imgsz}")
+        if self.max_det is not None and self.max_det < 1:
+            raise ConfigError(f"--max-det must be at least 1, got {self.max_det}")
+
+
+def pick(option, from_model, default):
+    """The first of (explicit option, model metadata, built-in default) that is not None."""
+    return option if option is not None else (from_model if from_model is not None else default)
 
 
 def from_ultralytics(result) -> Detections:
@@ -51,6 +82,8 @@ def from_ultralytics(result) -> Detections:
 class TorchPredictor:
     """PyTorch through Ultralytics, for `.pt` weights. Weights are pickles: load only ones you trust."""
 
+    backend = "torch"
+
     def __init__(self, weights: str | os.PathLike, settings: PredictorSettings | None = None):
         from handdet.core.runtime import prepare_ultralytics
 
@@ -62,18 +95,26 @@ class TorchPredictor:
         try:
             self.model = YOLO(str(self.weights), task="detect")
         except Exception as e:
-            raise WeightsError(f"{self.weights}: not loadable as YOLO weights ({type(e).__name__}: {e})") from None
+            msg = " ".join(str(e).split())[:200]
+            raise WeightsError(
+                f"{self.weights}: not loadable as YOLO weights, the file may be truncated or not a "
+                f"checkpoint ({type(e).__name__}: {msg})"
+            ) from None
         if getattr(self.model, "task", "detect") != "detect":
             raise WeightsError(f"{self.weights}: a '{self.model.task}' model, not a detection model")
         self.names = {int(k): str(v) for k, v in self.model.names.items()}
         args = getattr(self.model.model, "args", {}) or {}
-        self.imgsz = int(s.imgsz or (args.get("imgsz") if isinstance(args.get("imgsz"), int) else 640))
-        self.conf, self.iou, self.max_det, self.device = s.conf, s.iou, s.max_det, s.device
+        trained = args.get("imgsz") if isinstance(args.get("imgsz"), int) else None
+        self.imgsz = int(pick(s.imgsz, trained, DEFAULT_IMGSZ))
+        self.conf = float(pick(s.conf, None, DEFAULT_CONF))
+        self.iou = float(pick(s.iou, None, DEFAULT_IOU))
+        self.max_det = int(pick(s.max_det, None, DEFAULT_MAX_DET))
+        self.device, self.rect = s.device, s.rect
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         r = self.model.predict(
             image_bgr, imgsz=self.imgsz, conf=self.conf, iou=self.iou, max_det=self.max_det,
-            device=self.device, verbose=False,
+            device=self.device, rect=self.rect, verbose=False,
         )[0]
         return from_ultralytics(r)
 
@@ -81,15 +122,22 @@ class TorchPredictor:
 def load_predictor(
     weights: str | os.PathLike, backend: str | None = None, settings: PredictorSettings | None = None
 ) -> Predictor:
-    """Build the predictor for `weights` (`.pt` -> PyTorch, `.onnx` -> ONNX Runtime, or `backend`)."""
+    """Build the predictor for `weights` (`.pt` -> PyTorch, `.onnx` -> ONNX Runtime, or `backend`).
+
+    Raises:
+        WeightsError: the file is missing, unreadable or not a detection model.
+        ConfigError: an unknown backend.
+    """
     p = Path(weights)
     if not p.is_file():
         raise WeightsError(f"{p}: weights file not found")
+    if backend is not None and backend not in BACKENDS:
+        raise ConfigError(f"unknown backend '{backend}' (choose {' or '.join(BACKENDS)})")
     backend = backend or ("onnx" if p.suffix.lower() == ".onnx" else "torch")
     if backend == "torch":
+        if p.suffix.lower() == ".onnx":
+            raise ConfigError(f"{p}: an ONNX file cannot run on the torch backend (use --backend onnx)")
         return TorchPredictor(p, settings)
-    if backend == "onnx":
-        from handdet.infer.onnx_predictor import OnnxPredictor
+    from handdet.infer.onnx_predictor import OnnxPredictor
 
-        return OnnxPredictor(p, settings)
-    raise WeightsError(f"{p}: unknown backend '{backend}' (choose torch or onnx)")
+    return OnnxPredictor(p, settings)

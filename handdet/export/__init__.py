@@ -1,0 +1,1 @@
+"""Export: ONNX through Ultralytics, graph and parity checks, handdet metadata, INT8 quantisation."""

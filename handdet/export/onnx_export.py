@@ -1,0 +1,296 @@
+"""`handdet export`: ONNX through Ultralytics, then our checks, then an atomic move into place.
+
+    handdet export weights/handdet-n.pt --imgsz 320 --data build/datasets/subhi/data.yaml --int8
+
+Steps, all in a temporary folder beside the output: copy the weights there, `YOLO(w).export(format=
+"onnx")`, add handdet metadata, `onnx.checker`, load in ONNX Runtime, parity against the PyTorch
+model on real images (same boxes within 1 px, scores within 1e-3, AP50 within 0.005), optionally
+INT8 quantisation with its own accuracy and speed report. Only when every check passed are the
+model, the INT8 model and `<name>.parity.json` moved into place; a failed check leaves the
+previous files untouched and names the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from handdet.core.errors import ConfigError, DataError, HanddetError, WeightsError
+from handdet.export.parity import EVAL_CONF, ImageSet, ParityReport, default_images, load_images
+
+DEFAULT_IMGSZ = 320  # (int) export size: real time on a CPU, and what `handdet webcam` runs at
+DEFAULT_PARITY_IMAGES = 32  # (int) real images for the parity check: enough to catch a broken graph, fast
+DEFAULT_CALIB_IMAGES = 64  # (int) INT8 calibration images; MinMax ranges settle by a few dozen
+INT8_MAX_AP_DROP = 0.02  # (AP50) a bigger drop and FP32 stays the recommended model
+
+
+class ExportCheckError(HanddetError):
+    """An exported graph failed one of the checks; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Int8Report:
+    """INT8 against FP32 on the same images: speed and accuracy."""
+
+    path: str
+    n_calib: int
+    calib_from: str
+    excluded_nodes: int
+    fp32_p50_ms: float
+    int8_p50_ms: float
+    speedup: float
+    agreement_ap50: float | None  # INT8 scored against FP32's boxes (>= conf) as ground truth
+    ap50_fp32: float | None  # against the dataset's ground truth, when there is some
+    ap50_int8: float | None
+    ap50_drop: float | None
+    recommended: str  # "int8" or "fp32"
+    note: str
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    onnx_path: Path
+    parity: ParityReport
+    int8: Int8Report | None = None
+    report_path: Path | None = None
+    seconds: float = 0.0
+    checks: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        s = f"handdet export: wrote {self.onnx_path} ({', '.join(self.checks)} passed) in {self.seconds:.1f}s"
+        if self.int8 is not None:
+            i = self.int8
+            ap = f", AP50 drop {i.ap50_drop:+.4f}" if i.ap50_drop is not None else (
+                f", agreement AP50 {i.agreement_ap50:.3f}" if i.agreement_ap50 is not None else "")
+            s += f"; INT8 {i.path}: {i.speedup:.2f}x faster{ap}, recommended: {i.recommended}"
+        return s
+
+
+def _one_line(e: BaseException, limit: int = 200) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())[:limit]
+
+
+def _load_yolo(pt: Path, shown: Path):
+    """Load `pt` (a copy) with Ultralytics; errors name `shown`, the user's file, in one line."""
+    from handdet.core.runtime import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(pt), task="detect")
+    except Exception as e:
+        reason = type(e).__name__ if str(pt) in str(e) else _one_line(e, 120)  # their text names our temp copy
+        raise WeightsError(f"{shown}: not loadable as YOLO weights, the file may be truncated or not a "
+                           f"checkpoint ({reason})") from None
+    if getattr(model, "task", "detect") != "detect":
+        raise WeightsError(f"{shown}: a '{model.task}' model, not a detection model")
+    return model
+
+
+def _train_data(model) -> Path | None:
+    """The data.yaml the model was trained on, if that file is here."""
+    args = getattr(model, "ckpt", None) or {}
+    data = (args.get("train_args") or {}).get("data") if isinstance(args, dict) else None
+    if data and Path(data).is_file():
+        return Path(data)
+    return None
+
+
+def _images(data: str | os.PathLike | None, fallback: Path | None, n: int, splits) -> ImageSet:
+    if data:
+        return load_images(data, n, splits)
+    if fallback is not None:
+        try:
+            return load_images(fallback, n, splits)
+        except DataError:
+            pass
+    return default_images(n)
+
+
+def _p50_ms(predictor, blobs: list, repeat: int = 3) -> float:
+    import numpy as np
+
+    for b in blobs[:2]:
+        predictor.infer(b)
+    ts = []
+    for _ in range(repeat):
+        for b in blobs:
+            t = time.perf_counter()
+            predictor.infer(b)
+            ts.append(time.perf_counter() - t)
+    return float(np.median(ts) * 1e3)
+
+
+def export_onnx(
+    weights: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    imgsz: int = DEFAULT_IMGSZ,
+    opset: int | None = None,
+    dynamic: bool = False,
+    simplify: bool = True,
+    data: str | os.PathLike | None = None,
+    parity_images: int = DEFAULT_PARITY_IMAGES,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    int8: bool = False,
+    calib_images: int = DEFAULT_CALIB_IMAGES,
+    calib_data: str | os.PathLike | None = None,
+    int8_exclude_head: bool = True,
+) -> ExportResult:
+    """Export `weights` to ONNX, check it, and move it into place (see module docstring).
+
+    Args:
+        weights: a `.pt` detection checkpoint (or a name found in the weights folders).
+        out: the `.onnx` to write; default beside the weights. INT8 goes to `<stem>-int8.onnx`.
+        imgsz: square input size (multiple of 32).
+        opset: ONNX opset (default: Ultralytics' choice).
+        dynamic: dynamic batch, height and width.
+        simplify: simplify the graph with onnxslim.
+        data: a data.yaml (val split, with ground truth for AP50) or a folder of images for the
+            parity check; default the data the model was trained on if present, else Ultralytics'
+            sample photos (no AP50 then).
+        parity_images: how many images the parity check uses.
+        conf, iou: defaults recorded in the model's metadata; `conf` is also the parity cut-off.
+        int8: also write a static INT8 model.
+        calib_images: calibration images for INT8.
+        calib_data: data.yaml (train split) or folder for calibration; default as `data`.
+        int8_exclude_head: keep the head's decoding in FP32 (see `quantize`).
+
+    Raises:
+        WeightsError: the weights are missing, truncated or not a detection model.
+        ExportCheckError: a check failed, naming it; nothing was written.
+    """
+    from handdet.core.paths import resolve_weights
+    from handdet.export.metadata import metadata_props, set_metadata
+    from handdet.export.parity import parity_report, run_predictors
+
+    t_start = time.perf_counter()
+    if imgsz < 32 or imgsz % 32:
+        raise ConfigError(f"--imgsz must be a multiple of 32, got {imgsz}")
+    src = resolve_weights(weights)
+    if src.suffix.lower() != ".pt":
+        raise WeightsError(f"{src}: export takes PyTorch .pt weights")
+    out = Path(out) if out else src.with_suffix(".onnx")
+    if out.suffix.lower() != ".onnx":
+        raise ConfigError(f"{out}: the output must end in .onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    int8_out = out.with_name(f"{out.stem}-int8.onnx")
+    report_out = out.with_name(f"{out.stem}.parity.json")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.stem}.export-", dir=out.parent))
+    checks: list[str] = []
+    try:
+        pt = tmp / src.name
+        shutil.copy2(src, pt)
+        model = _load_yolo(pt, src)
+        names = {int(k): str(v) for k, v in model.names.items()}
+        stride = int(max(getattr(model.model, "stride", [32]))) if hasattr(model.model, "stride") else 32
+        train_data = _train_data(model)
+        try:
+            exported = Path(model.export(format="onnx", imgsz=imgsz, opset=opset, dynamic=dynamic,
+                                         simplify=simplify, half=False, batch=1, device="cpu", verbose=False))
+        except Exception as e:
+            raise ExportCheckError(f"{src}: ONNX export failed ({_one_line(e)})") from None
+        del model
+
+        import onnx
+
+        m = onnx.load(str(exported))
+        set_metadata(m, metadata_props(names, (imgsz, imgsz), stride, conf, iou, src, dynamic, "fp32"))
+        onnx.save(m, str(exported))
+        try:
+            onnx.checker.check_model(str(exported))
+        except Exception as e:
+            raise ExportCheckError(f"{out}: check 'onnx.checker' failed ({_one_line(e)})") from None
+        checks.append("onnx.checker")
+
+        from handdet.infer.onnx_predictor import OnnxPredictor
+        from handdet.infer.predictor import PredictorSettings, TorchPredictor
+
+        eval_settings = PredictorSettings(imgsz=imgsz, conf=EVAL_CONF, iou=iou)
+        try:
+            onnx_pred = OnnxPredictor(exported, eval_settings)
+        except HanddetError as e:
+            raise ExportCheckError(f"{out}: check 'onnxruntime load' failed ({e})") from None
+        checks.append("onnxruntime load")
+
+        images = _images(data, train_data, parity_images, ("val", "test", "train"))
+        torch_pred = TorchPredictor(pt, eval_settings)
+        ref, test = run_predictors([torch_pred, onnx_pred], images.paths)
+        parity = parity_report([p.stem for p in images.paths], ref, test, names, images.gts, conf=conf,
+                               reference="pytorch", candidate="onnx-fp32", images_from=images.source)
+        print(parity.line())
+        if not parity.passed:
+            raise ExportCheckError(f"{out}: check 'parity with PyTorch' failed: {'; '.join(parity.failures)}")
+        checks.append("parity")
+
+        int8_report = None
+        if int8:
+            int8_report = _int8(exported, tmp / int8_out.name, imgsz, iou, conf, names, calib_images,
+                                calib_data or data, train_data, images, test, int8_exclude_head)
+            int8_report = Int8Report(**{**asdict(int8_report), "path": str(int8_out)})
+
+        report = {"source": str(src), "onnx": str(out), "imgsz": imgsz, "dynamic": dynamic, "opset": opset,
+                  "checks": checks, "parity": parity.to_dict(),
+                  "int8": asdict(int8_report) if int8_report else None}
+        (tmp / report_out.name).write_text(json.dumps(report, indent=2) + "\n")
+        # Every check passed: move into place (each rename is atomic).
+        os.replace(exported, out)
+        if int8_report is not None:
+            os.replace(tmp / int8_out.name, int8_out)
+        os.replace(tmp / report_out.name, report_out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ExportResult(out, parity, int8_report, report_out, time.perf_counter() - t_start, checks)
+
+
+def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, names: dict[int, str],
+          n_calib: int, calib_data, train_data, images: ImageSet, fp32_dets: list,
+          exclude_head: bool) -> Int8Report:
+    """Quantise, then compare INT8 with FP32 on the parity images: speed, agreement AP50, AP50."""
+    from handdet.export.parity import ap50, run_predictors
+    from handdet.export.quantize import quantize_int8
+    from handdet.infer.onnx_predictor import OnnxPredictor
+    from handdet.infer.predictor import PredictorSettings
+
+    calib = _images(calib_data, train_data, n_calib, ("train", "val", "test"))
+    try:
+        info = quantize_int8(fp32, int8_path, calib.paths, imgsz, exclude_head=exclude_head)
+    except HanddetError:
+        raise
+    except Exception as e:
+        raise ExportCheckError(f"{int8_path.name}: INT8 quantisation failed ({_one_line(e)})") from None
+    s = PredictorSettings(conf=EVAL_CONF, iou=iou)
+    try:
+        q = OnnxPredictor(int8_path, s)
+    except HanddetError as e:
+        raise ExportCheckError(f"{int8_path.name}: check 'onnxruntime load' of the INT8 model failed ({e})") from None
+    f = OnnxPredictor(fp32, s)
+    int8_dets = run_predictors([q], images.paths)[0]
+    reference = [d[d.confidence >= conf] for d in fp32_dets]
+    agreement, why = ap50(int8_dets, reference, names)
+    ap_f = ap_q = drop = None
+    if images.gts is not None:
+        ap_f, _ = ap50(fp32_dets, images.gts, names)
+        ap_q, _ = ap50(int8_dets, images.gts, names)
+        drop = (ap_f - ap_q) if ap_f is not None and ap_q is not None else None
+    import cv2
+
+    blobs = [f.preprocess(cv2.imread(str(p)))[0].copy() for p in images.paths[:8]]
+    t_f, t_q = _p50_ms(f, blobs), _p50_ms(q, blobs)
+    if drop is not None:
+        ok = drop <= INT8_MAX_AP_DROP
+        note = (f"AP50 {ap_f:.4f} -> {ap_q:.4f} on {images.source}" +
+                ("" if ok else f": drop above {INT8_MAX_AP_DROP}, keep the FP32 model as the default"))
+    else:
+        ok = agreement is not None and (1 - agreement) <= INT8_MAX_AP_DROP
+        note = (f"no ground truth: INT8 scored against FP32's own boxes, agreement AP50 {agreement:.4f}"
+                if agreement is not None else f"accuracy unknown ({why})")
+        note += "" if ok else f"; below {1 - INT8_MAX_AP_DROP:.2f}, keep the FP32 model as the default"
+    return Int8Report(str(int8_path), len(calib.paths), calib.source, len(info.excluded_nodes), t_f, t_q,
+                      t_f / t_q if t_q > 0 else 0.0, agreement, ap_f, ap_q, drop, "int8" if ok else "fp32", note)

@@ -1,0 +1,58 @@
+"""`load_predictor`: backend choice, settings validation and clear errors for bad weights."""
+
+from __future__ import annotations
+
+import pytest
+
+from handdet.core.errors import ConfigError, WeightsError
+from handdet.infer.predictor import PredictorSettings, TorchPredictor, load_predictor, pick
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"conf": 1.5}, "--conf"),
+    ({"iou": -0.1}, "--iou"),
+    ({"imgsz": 100}, "multiple of 32"),
+    ({"imgsz": 0}, "multiple of 32"),
+    ({"max_det": 0}, "--max-det"),
+])
+def test_settings_reject_bad_values(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        PredictorSettings(**kwargs)
+
+
+@pytest.mark.parametrize("option, model, default, expected", [
+    (0.5, 0.3, 0.25, 0.5), (None, 0.3, 0.25, 0.3), (None, None, 0.25, 0.25), (0.0, 0.3, 0.25, 0.0),
+])
+def test_pick_order_option_model_default(option, model, default, expected):
+    assert pick(option, model, default) == expected
+
+
+def test_missing_weights(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        load_predictor(tmp_path / "nope.pt")
+
+
+def test_unknown_backend_and_onnx_on_torch(coco_onnx):
+    with pytest.raises(ConfigError, match="unknown backend"):
+        load_predictor(coco_onnx, backend="tensorrt")
+    with pytest.raises(ConfigError, match="--backend onnx"):
+        load_predictor(coco_onnx, backend="torch")
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda good: b"not a checkpoint" * 50, "garbage"),
+    (lambda good: good[: len(good) // 2], "truncated"),
+])
+def test_bad_pt_is_a_one_line_weights_error(coco_weights, tmp_path, make, what):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(make(coco_weights.read_bytes()))
+    with pytest.raises(WeightsError) as e:
+        load_predictor(bad)
+    assert str(bad) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_torch_predictor_defaults(coco_weights):
+    p = load_predictor(coco_weights, settings=PredictorSettings(imgsz=320))
+    assert isinstance(p, TorchPredictor)
+    assert (p.imgsz, p.conf, p.iou, p.max_det, p.rect) == (320, 0.25, 0.7, 300, False)
+    assert p.names[0] == "person"
