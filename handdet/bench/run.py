@@ -1,0 +1,297 @@
+"""`handdet bench`: speed and memory of each stage next to its limit or its alternative, in one run.
+
+    handdet bench                    # everything (< 10 minutes on 2 cores), writes bench/results.md
+    handdet bench --only eval,convert
+
+These machines are noisy: every ratio compares two things measured side by side in the same run,
+alternating where possible, so that background load hits both alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SECTIONS = ("latency", "webcam", "eval", "convert", "train", "memory")
+
+
+@dataclass
+class Row:
+    """One measured figure, what it is compared with, and how to re-measure it."""
+
+    section: str
+    figure: str
+    value: str
+    compared_with: str = ""
+    ratio: str = ""
+    goal: str = ""
+    rerun: str = ""
+
+
+@dataclass
+class Context:
+    """Inputs shared by the sections, built once: weights, ONNX models, real images, a video, a dataset."""
+
+    work: Path
+    pt: Path
+    images: list[Path]
+    data_yaml: Path | None
+    onnx: dict = field(default_factory=dict)  # (imgsz, "fp32"|"int8") -> Path
+    video: Path | None = None
+
+    def models(self, imgsz: int) -> tuple[Path, Path | None]:
+        """FP32 and INT8 ONNX exports of `pt` at `imgsz` (through `handdet export`, checks included)."""
+        if (imgsz, "fp32") not in self.onnx:
+            from handdet.export.onnx_export import export_onnx
+
+            res = export_onnx(self.pt, out=self.work / f"model-{imgsz}.onnx", imgsz=imgsz, data=self.data_yaml,
+                              parity_images=8, int8=True, calib_images=32)
+            self.onnx[(imgsz, "fp32")] = Path(res.onnx_path)
+            self.onnx[(imgsz, "int8")] = Path(res.int8.path) if res.int8 else None
+            self.onnx[(imgsz, "int8-report")] = res.int8
+        return self.onnx[(imgsz, "fp32")], self.onnx[(imgsz, "int8")]
+
+
+def _rerun(section: str) -> str:
+    return f"`handdet bench --only {section}`"
+
+
+def bench_latency_rows(ctx: Context) -> list[Row]:
+    from handdet.export.bench import bench_latency
+
+    rows = []
+    for imgsz in (320, 640):
+        fp32, int8 = ctx.models(imgsz)
+        res = bench_latency(ctx.pt, fp32, int8, ctx.images[:20], imgsz=imgsz, repeat=3)
+        bare = next(r for r in res if r["runtime"] == "bare session.run fp32")
+        for r in res:
+            ratio = f"{bare['p50_ms'] / r['p50_ms']:.2f}x bare fp32"
+            if r.get("speedup_vs_ultralytics"):
+                ratio += f", {r['speedup_vs_ultralytics']:.2f}x Ultralytics"
+            goal = ">= 2.5x Ultralytics" if imgsz == 320 and r["runtime"] == "handdet onnx fp32" else ""
+            rows.append(Row("latency", f"{r['runtime']} @ {imgsz} px, per image",
+                            f"p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms",
+                            "bare session.run fp32 (the limit); Ultralytics predict", ratio, goal, _rerun("latency")))
+        q = ctx.onnx.get((imgsz, "int8-report"))
+        if q is not None:
+            drop = f", AP50 {q.ap50_fp32:.3f} -> {q.ap50_int8:.3f}" if q.ap50_fp32 is not None else ""
+            rows.append(Row("latency", f"INT8 vs FP32 @ {imgsz} px (export's own check)",
+                            f"{q.int8_p50_ms:.1f} ms vs {q.fp32_p50_ms:.1f} ms{drop}", "FP32 ONNX",
+                            f"{q.speedup:.2f}x", ">= 1.5x, AP50 within 0.02", _rerun("latency")))
+    return rows
+
+
+def bench_webcam_rows(ctx: Context) -> list[Row]:
+    from handdet.infer.bench import bench_webcam_loop
+
+    fp32, _ = ctx.models(320)
+    r = bench_webcam_loop(fp32, ctx.video, imgsz=320, pt_path=ctx.pt, max_frames=150, rounds=2)
+    rows = [
+        Row("webcam", "webcam loop, video file, 320 px ONNX (decode+letterbox+run+NMS+draw+write)",
+            f"{r['loop_fps']:.1f} FPS", f"bare session.run {r['bare_fps']:.1f} FPS",
+            f"{r['loop_vs_bare']:.2f}", ">= 0.8x bare, >= 30 FPS", _rerun("webcam")),
+    ]
+    if r.get("ultralytics_fps"):
+        rows.append(Row("webcam", "ONNX predictor vs Ultralytics predict, same frames",
+                        f"{r['predictor_fps']:.1f} FPS", f"Ultralytics {r['ultralytics_fps']:.1f} FPS",
+                        f"{r['onnx_vs_ultralytics']:.2f}", ">= 2.5x", _rerun("webcam")))
+    return rows
+
+
+def bench_eval_rows(ctx: Context) -> list[Row]:
+    from handdet.eval.bench import bench_vs_pycocotools
+
+    r = bench_vs_pycocotools(n_images=5000, n_pred=20, seed=0, num_classes=1)
+    return [Row("eval", "evaluator, 5,000 images x 20 boxes (AP50-95, AP50, AP75, S/M/L)",
+                f"{r['time_ours']:.2f} s, AP diff {r['ap_diff']:.1e}", f"pycocotools {r['time_coco']:.2f} s",
+                f"{r['ratio']:.1f}x faster", ">= 5x, same AP", _rerun("eval"))]
+
+
+def bench_convert_rows(ctx: Context) -> list[Row]:
+    from handdet.data.bench import bench_convert
+
+    rows = []
+    for fmt in ("voc", "coco"):
+        with tempfile.TemporaryDirectory(dir=ctx.work) as tmp:
+            r = bench_convert(fmt, n=5000, tmpdir=tmp)
+        rows.append(Row("convert", f"convert {fmt.upper()}, 5,000 annotations, links, no decode",
+                        f"{r['annotations_per_s']:,.0f} annotations/s ({r['seconds']:.2f} s)", "", "",
+                        "< a few seconds", _rerun("convert")))
+    return rows
+
+
+def bench_train_rows(ctx: Context) -> list[Row]:
+    from handdet.bench.train_overhead import bench_train_overhead
+
+    if ctx.data_yaml is None:
+        return []
+    r = bench_train_overhead(ctx.tiny_yaml, ctx.pretrained, ctx.work / "train-runs", imgsz=160, epochs=1, rounds=2)
+    return [Row("train", f"handdet train, 1 epoch at 160 px on {r['images']} real photos",
+                f"{r['ours_ips']:.1f} images/s", f"bare Ultralytics train {r['bare_ips']:.1f} images/s",
+                f"{r['ratio']:.2f}", "~1.0 (the wrapper costs nothing)", _rerun("train"))]
+
+
+_RSS = "import resource, sys; {body}; print('RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+
+
+def _peak_rss_mb(body: str) -> float:
+    out = subprocess.run([sys.executable, "-c", _RSS.format(body=body)], capture_output=True, text=True, check=True)
+    line = [x for x in out.stdout.splitlines() if x.startswith("RSS_KB")][-1]
+    return int(line.split()[1]) / 1024
+
+
+def bench_memory_rows(ctx: Context) -> list[Row]:
+    fp32, _ = ctx.models(320)
+    loop = _peak_rss_mb(f"from handdet.cli import main; main(['predict', {str(fp32)!r}, {str(ctx.video)!r}, "
+                        "'--no-show', '--max-frames', '150'])")
+    ev = _peak_rss_mb("from handdet.eval.bench import synthetic_pairs; from handdet.eval.evaluator import Evaluator; "
+                      "ev = Evaluator(1); [ev.update(p, g) for p, g in synthetic_pairs(5000, 20, num_classes=1, seed=0)]; "
+                      "ev.compute()")
+    base = _peak_rss_mb("import numpy, cv2, onnxruntime")
+    return [
+        Row("memory", "peak RSS, webcam loop (ONNX 320 px, 150 video frames)", f"{loop:.0f} MB",
+            f"python + numpy + cv2 + onnxruntime imported: {base:.0f} MB", f"+{loop - base:.0f} MB", "", _rerun("memory")),
+        Row("memory", "peak RSS, evaluation of 5,000 images x 20 boxes", f"{ev:.0f} MB", "", "", "", _rerun("memory")),
+    ]
+
+
+RUNNERS: dict[str, Callable[[Context], list[Row]]] = {
+    "latency": bench_latency_rows,
+    "webcam": bench_webcam_rows,
+    "eval": bench_eval_rows,
+    "convert": bench_convert_rows,
+    "train": bench_train_rows,
+    "memory": bench_memory_rows,
+}
+
+
+def build_context(work: Path, weights: Path | None = None, log=print) -> Context:
+    """Weights (shipped, else COCO YOLOv8n), real photos, a video and a tiny dataset, made once."""
+    import cv2
+    import numpy as np
+
+    from handdet.core.paths import SHIPPED_PT, data_dir, resolve_weights
+
+    work.mkdir(parents=True, exist_ok=True)
+    pretrained = resolve_weights("yolov8n.pt")
+    pt = Path(weights) if weights else (SHIPPED_PT if SHIPPED_PT.is_file() else pretrained)
+    subhi = data_dir() / "subhi-hands-voc"
+    if subhi.is_dir():
+        images = sorted((subhi / "test").glob("*.jpg"))[::5][:40]
+    else:
+        from handdet.data.synth import make_synthetic
+
+        make_synthetic(work / "synth", n=40, seed=0, size=480, progress=False)
+        images = sorted((work / "synth").glob("*.jpg"))
+    # A 640x480 video of real frames for the webcam loop.
+    video = work / "frames.mp4"
+    if not video.is_file():
+        w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30, (640, 480))
+        for i in range(150):
+            img = cv2.imread(str(images[i % len(images)]))
+            w.write(cv2.resize(img, (640, 480)))
+        w.release()
+    # A tiny real dataset for the training-overhead row.
+    from handdet.data.convert import convert
+
+    tiny_src = work / "tiny-voc"
+    if not tiny_src.is_dir():
+        tiny_src.mkdir()
+        for img in images[:40]:
+            for f in (img, img.with_suffix(".xml")):
+                if f.is_file():
+                    (tiny_src / f.name).symlink_to(f)
+    tiny = convert("voc", tiny_src, work / "tiny-yolo", ratios={"train": 0.8, "val": 0.2}, seed=0, progress=False)
+    ctx = Context(work=work, pt=pt, images=images, data_yaml=Path(tiny.data_yaml), video=video)
+    ctx.tiny_yaml = Path(tiny.data_yaml)  # type: ignore[attr-defined]
+    ctx.pretrained = pretrained  # type: ignore[attr-defined]
+    log(f"bench: model {pt}; {len(images)} real photos; video {video}; machine {cpu_name()}")
+    _ = np  # numpy imported with cv2; kept explicit for readers
+    return ctx
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("handdet", "ultralytics", "torch", "onnxruntime", "onnx", "opencv-python", "numpy", "pycocotools"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def markdown(rows: list[Row], meta: dict) -> str:
+    lines = [
+        "# handdet benchmark",
+        "",
+        f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), by `make bench` "
+        f"({meta['seconds']:.0f} s). Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
+        "",
+        "Ratios compare two things measured side by side in this run; absolute times depend on the load of the machine.",
+        "",
+        "| section | figure | value | compared with | ratio | goal | re-run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r.section} | {r.figure} | {r.value} | {r.compared_with} | {r.ratio} | {r.goal} | {r.rerun} |"
+              for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def run_bench(only: list[str] | None = None, out: Path = Path("bench/results.md"), weights: Path | None = None,
+              log=print) -> list[Row]:
+    """Run the chosen sections, print the table and write `out` (markdown) and `out.json` atomically."""
+    import os
+    import time
+
+    from handdet.core.atomic import write_text_atomic
+    from handdet.core.errors import ConfigError
+    from handdet.core.paths import build_dir
+
+    sections = only or list(SECTIONS)
+    unknown = [s for s in sections if s not in RUNNERS]
+    if unknown:
+        raise ConfigError(f"bench: unknown section '{unknown[0]}' (known: {', '.join(SECTIONS)})")
+    t0 = time.perf_counter()
+    ctx = build_context(build_dir() / "bench", weights, log=log)
+    rows: list[Row] = []
+    for s in sections:
+        log(f"bench: {s} ...")
+        new = RUNNERS[s](ctx)
+        for r in new:
+            log(f"  {r.figure}: {r.value}" + (f" | vs {r.compared_with}: {r.ratio}" if r.ratio else ""))
+        rows += new
+    meta = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu_name(), "cores": os.cpu_count(),
+            "versions": versions(), "seconds": time.perf_counter() - t0, "model": str(ctx.pt)}
+    if only and out.is_file():  # a partial run updates its own rows and keeps the others
+        rows = _merge_rows(out.with_suffix(".json"), rows, sections)
+    write_text_atomic(out, markdown(rows, meta))
+    write_text_atomic(out.with_suffix(".json"), json.dumps({"meta": meta, "rows": [r.__dict__ for r in rows]}, indent=1))
+    return rows
+
+
+def _merge_rows(path: Path, new: list[Row], sections: list[str]) -> list[Row]:
+    try:
+        old = [Row(**r) for r in json.loads(path.read_text())["rows"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return new
+    merged = [r for r in old if r.section not in sections] + new
+    return sorted(merged, key=lambda r: SECTIONS.index(r.section) if r.section in SECTIONS else 99)

@@ -1,0 +1,22 @@
+"""`handdet bench`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from handdet.cli import app
+
+
+@app.command("bench")
+def bench_cmd(
+    only: str = typer.Option(None, "--only", help="Comma list of sections: latency,webcam,eval,convert,train,memory."),
+    out: Path = typer.Option(Path("bench/results.md"), "--out", help="Markdown results (a .json is written beside it)."),
+    weights: Path = typer.Option(None, "--weights", help="Model to time (default: the shipped weights)."),
+) -> None:
+    """Measure speed and memory against limits and alternatives, side by side; write bench/results.md."""
+    from handdet.bench.run import run_bench
+
+    rows = run_bench([s.strip() for s in only.split(",")] if only else None, out, weights)
+    typer.echo(f"handdet bench: {len(rows)} figures → {out}")
