@@ -39,6 +39,7 @@ def prepare_ultralytics() -> None:
         pass
     uu.ONLINE = False
     _patch_downloads()
+    _undo_global_patches()
     _DONE = True
 
 
@@ -77,6 +78,19 @@ def _patch_downloads() -> None:
             mod.check_amp = checks.check_amp
         if hasattr(mod, "check_font"):
             mod.check_font = _local_font
+
+
+def _undo_global_patches() -> None:
+    """Ultralytics replaces `PIL.Image.open` process-wide (to try pi-heif on unknown files); restore it so
+    that our image validation sees PIL's own errors."""
+    try:
+        from PIL import Image
+        from ultralytics.utils import patches
+
+        if hasattr(patches, "_image_open"):
+            Image.open = patches._image_open
+    except Exception:
+        pass
 
 
 def _amp_default(model) -> bool:

@@ -60,6 +60,8 @@ def check_image(path: str | os.PathLike, decode: bool = True) -> tuple[tuple[int
     except (OSError, SyntaxError, ValueError) as e:
         reason = "truncated image data" if "truncated" in str(e) else f"cannot decode ({e})"
         return None, [Problem(path, ProblemKind.UNREADABLE_IMAGE, reason)]
+    except Exception as e:  # a decoder plug-in failing in its own way is still an unreadable image
+        return None, [Problem(path, ProblemKind.UNREADABLE_IMAGE, f"cannot decode ({type(e).__name__}: {e})")]
     if fmt in ("JPEG", "MPO") and decode:
         with open(path, "rb") as f:
             f.seek(max(0, size - 2))

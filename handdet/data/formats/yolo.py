@@ -72,6 +72,10 @@ def _record(image: Path, label: Path, names: dict[int, str], split: str | None) 
         cls, xyxy = parse_label_lines(label.read_text(), wh)
     except ValueError as e:
         return Problem(label, ProblemKind.BAD_ANNOTATION, str(e))
+    unknown = sorted({int(c) for c in cls} - set(names)) if names else []
+    if unknown:
+        return Problem(label, ProblemKind.UNKNOWN_CLASS,
+                       f"class id {unknown[0]} is not in the dataset's names (0..{max(names)}); file skipped")
     labels = tuple(names.get(int(c), str(int(c))) for c in cls)
     return ImageRecord(image, xyxy, labels, None, wh, None, split, label)
 
