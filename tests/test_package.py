@@ -28,3 +28,11 @@ def test_version():
 
     assert main(["--version"]) == 0
     assert __version__.count(".") == 2
+
+
+def test_usage_error_is_a_message_not_a_traceback(capsys):
+    from handdet.cli import main
+
+    assert main(["convert", "voc"]) == 2
+    err = capsys.readouterr().err
+    assert "Missing argument" in err and "Traceback" not in err

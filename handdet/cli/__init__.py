@@ -56,13 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 1
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except typer.Abort:
+        return 1
+    except Exception as e:
+        # Usage errors (bad option, missing argument) from Typer's click: printed as click prints them.
+        if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
-            return 1
         raise
     return 0

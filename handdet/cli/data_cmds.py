@@ -1,8 +1,11 @@
-"""`handdet` subcommands for the data stage: `synth`, `convert`, `fetch`.
+"""`handdet` subcommands for the data stage: `synth`, `convert`, `fetch`, `stats`, `merge`.
 
     handdet synth build/synth --n 200
     handdet convert voc ../shared/data/subhi-hands-voc build/subhi --group '^(.*?)_?pic\\d+$'
+    handdet convert egohands data/egohands_data build/egohands --scheme sides
     handdet fetch subhi --data-dir data
+    handdet stats build/subhi --out runs/stats/subhi
+    handdet merge build/hands build/subhi build/egohands --classes hands=hand
 """
 
 from __future__ import annotations
@@ -33,10 +36,18 @@ def synth_cmd(
     typer.echo(report.summary_line())
 
 
+class ClassScheme(str, Enum):
+    """Class schemes of `handdet convert --scheme` (the values of `handdet.data.convert.Scheme`)."""
+
+    HAND = "hand"
+    SIDES = "sides"
+
+
 @app.command("convert")
 def convert_cmd(
-    fmt: str = typer.Argument(..., metavar="FORMAT", help="Source format, e.g. voc or yolo (an unknown name lists all known formats)."),
-    src: Path = typer.Argument(..., help="Source dataset folder (or data.yaml for yolo)."),
+    fmt: str = typer.Argument(..., metavar="FORMAT",
+                              help="Source format: voc, yolo, coco, coco-wholebody, egohands, oxford, hagrid, labelme."),
+    src: Path = typer.Argument(..., help="Source dataset folder (or data.yaml for yolo, a .json for coco)."),
     out: Path = typer.Argument(..., help="Output YOLO dataset folder."),
     classes: str = typer.Option(None, "--classes",
                                 help="Class map 'src=ours,...' ('*' = any other, '-' = drop) or a YAML file; "
@@ -44,7 +55,8 @@ def convert_cmd(
     split: str = typer.Option("train=0.8,val=0.2", "--split", help="Split fractions, e.g. train=0.7,val=0.2,test=0.1."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split and the negatives."),
     group: str = typer.Option(None, "--group",
-                              help="Regex on the file stem; its first capture group keeps files together in one split."),
+                              help="Regex whose first capture group keeps files together in one split; matched against "
+                                   "the format's group (EgoHands video, HaGRID user_id) if it has one, else the file stem."),
     copy: bool = typer.Option(False, "--copy", help="Copy images instead of symlinking them."),
     negatives: float = typer.Option(0.0, "--negatives",
                                     help="Fraction of hand images that give one hand-free crop (empty labels)."),
@@ -52,12 +64,16 @@ def convert_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     keep_splits: bool = typer.Option(False, "--keep-splits", help="Keep the source's own train/test folders."),
     decode: bool = typer.Option(True, "--decode/--no-decode", help="Decode every image fully (finds truncated files)."),
+    scheme: ClassScheme = typer.Option(ClassScheme.HAND, "--scheme",
+                                       help="Classes without --classes: hand (one class) or sides (left_hand/right_hand; "
+                                            "coco-wholebody, egohands, hagrid)."),
 ) -> None:
     """Convert a hand dataset to YOLO (validated, group-split, atomic)."""
     from handdet.data.convert import convert, problem_table
 
     report = convert(fmt, src, out, class_map=classes, ratios=split, seed=seed, group=group, copy=copy,
-                     negatives=negatives, strict=strict, overwrite=overwrite, keep_splits=keep_splits, decode=decode)
+                     negatives=negatives, strict=strict, overwrite=overwrite, keep_splits=keep_splits, decode=decode,
+                     scheme=scheme.value)
     table = problem_table(report)
     if table:
         typer.echo(table)
@@ -83,3 +99,38 @@ def fetch_cmd(
     path = ensure_subhi(resolve_data_dir(data_dir), allow_download=download)
     n = sum(1 for _ in path.rglob("*.jpg"))
     typer.echo(f"{dataset.value}: {n} images at {path}")
+
+
+@app.command("stats")
+def stats_cmd(
+    data: Path = typer.Argument(..., help="YOLO dataset: its data.yaml or the folder holding it."),
+    out: Path = typer.Option(None, "--out",
+                             help="Folder for the plots (box sizes, centres, aspect ratios, sample grid) and stats.json."),
+) -> None:
+    """Count images and boxes per split and class, hands per image, box sizes and shapes; plot them."""
+    from handdet.data.stats import dataset_stats, format_stats, plot_stats
+
+    stats = dataset_stats(data, progress=True)
+    typer.echo(format_stats(stats))
+    where = ""
+    if out is not None:
+        plot_stats(stats, out)
+        where = f"; plots → {out}"
+    typer.echo(stats.summary_line() + where)
+
+
+@app.command("merge")
+def merge_cmd(
+    out: Path = typer.Argument(..., help="Output YOLO dataset folder."),
+    data: list[Path] = typer.Argument(..., help="YOLO datasets to merge (data.yaml files or their folders)."),
+    classes: str = typer.Option(None, "--classes",
+                                help="Rename or drop source classes, 'hands=hand,person=-' or a YAML file; "
+                                     "unlisted names are kept. Classes are unified by name."),
+    copy: bool = typer.Option(False, "--copy", help="Copy images instead of symlinking them."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+) -> None:
+    """Merge YOLO datasets into one, classes unified by name, each image in its source split."""
+    from handdet.data.merge import merge
+
+    report = merge(out, data, class_map=classes, copy=copy, overwrite=overwrite)
+    typer.echo(report.summary_line())

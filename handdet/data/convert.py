@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import os
 import time
@@ -14,11 +16,12 @@ from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from handdet.core.atomic import atomic_dir
 from handdet.core.errors import ConfigError, DataError
-from handdet.data.formats import get_reader
+from handdet.data.formats import READERS, Reader, get_reader
 from handdet.data.records import ClassMap, CleanRecord, ImageRecord, Problem, ProblemKind, Severity
 from handdet.data.split import group_of, group_split, parse_ratios
 from handdet.data.validate import format_table, validate_record
@@ -26,6 +29,14 @@ from handdet.data.validate import format_table, validate_record
 REPORT_NAME = "convert_report.json"
 MAX_PROBLEMS_PER_KIND_IN_REPORT = 200  # the JSON lists this many examples per kind, and all counts
 _SPLIT_ALIASES = {"valid": "val", "validation": "val", "val": "val", "train": "train", "test": "test"}
+SIDES_NAMES = ["left_hand", "right_hand"]  # class order of `--scheme sides`
+
+
+class Scheme(str, Enum):
+    """Which classes a conversion writes when no `--classes` map is given."""
+
+    HAND = "hand"  # one class, hand: every hand box of the source
+    SIDES = "sides"  # left_hand / right_hand, for formats whose reader knows the side (`SIDES_CLASS_MAP`)
 
 
 @dataclass
@@ -53,6 +64,7 @@ class ConvertReport:
     seed: int = 0
     ratios: dict[str, float] = field(default_factory=dict)
     group: str | None = None
+    scheme: str = Scheme.HAND.value
     seconds: float = 0.0
 
     def problem_counts(self) -> dict[str, int]:
@@ -84,7 +96,8 @@ class ConvertReport:
                 "boxes_unmapped", "negatives")
         return {
             "format": self.fmt, "src": str(self.src), "out": str(self.out), "names": self.names,
-            "seed": self.seed, "ratios": self.ratios, "group": self.group, "link_mode": self.link_mode,
+            "seed": self.seed, "ratios": self.ratios, "group": self.group, "scheme": self.scheme,
+            "link_mode": self.link_mode,
             "counts": {k: getattr(self, k) for k in keys},
             "split_sizes": self.split_sizes, "split_boxes": self.split_boxes,
             "groups_per_split": self.groups_per_split,
@@ -109,6 +122,7 @@ def convert(
     decode: bool = True,
     workers: int | None = None,
     progress: bool = True,
+    scheme: Scheme | str = Scheme.HAND,
 ) -> ConvertReport:
     """Convert dataset `src` in format `fmt` to a YOLO dataset at `out`.
 
@@ -119,8 +133,10 @@ def convert(
         class_map: source class name -> our class (see `ClassMap.parse`); default everything -> hand.
         ratios: split fractions, e.g. {"train": 0.8, "val": 0.2} or "train=0.7,val=0.2,test=0.1".
         seed: seed of the split and of the negatives.
-        group: regex on the image file stem whose first capture group is the group key; a group
-            never spans two splits. None: each image is its own group (unless the reader sets one).
+        group: regex whose first capture group is the group key; a group never spans two splits.
+            It is matched against the reader's group (EgoHands video, HaGRID user_id) where the
+            format has one, else the image file stem. None: the reader's group, else each image
+            is its own group.
         copy: copy images instead of symlinking.
         negatives: fraction of hand images that yield one hand-free crop (see `negatives`).
         strict: fail (DataError naming the first file) on any warning or error, writing nothing.
@@ -129,6 +145,9 @@ def convert(
         decode: fully decode every image (finds truncated files); False reads headers only.
         workers: threads for image checks (default: CPU count, at most 8).
         progress: show tqdm progress bars.
+        scheme: `hand` (default) or `sides`: `sides` asks the reader for side labels where it needs
+            asking (`sides=True`, HaGRID) and, without `class_map`, maps the labels to left_hand /
+            right_hand by the reader module's `SIDES_CLASS_MAP` (ConfigError for formats without one).
 
     Raises:
         DataError: unusable source, `out` exists without `overwrite`, `out` overlaps `src`, or a
@@ -140,6 +159,14 @@ def convert(
     t0 = time.perf_counter()
     src, out = Path(src), Path(out)
     reader = get_reader(fmt)
+    scheme = _parse_scheme(scheme)
+    reader_kwargs: dict = {}
+    if scheme == Scheme.SIDES:
+        sides_map = _sides_map(fmt, reader)
+        if class_map is None:
+            class_map = ClassMap(sides_map, names=SIDES_NAMES)
+        if "sides" in inspect.signature(reader).parameters:
+            reader_kwargs["sides"] = True
     cmap = ClassMap.parse(class_map)
     split_ratios = parse_ratios(dict(ratios) if isinstance(ratios, Mapping) else ratios)
     if not 0 <= negatives <= 1:
@@ -148,13 +175,14 @@ def convert(
 
     records: list[ImageRecord] = []
     problems: list[Problem] = []
-    for item in reader(src):
+    for item in reader(src, **reader_kwargs):
         (records if isinstance(item, ImageRecord) else problems).append(item)
     if not records:
         raise DataError(f"{src}: no usable images found ({len(problems)} problems, first: {problems[0]})"
                         if problems else f"{src}: no images found")
 
-    groups = [group_of(r.image_path.stem, group) if group else None for r in records]
+    groups = [group_of(r.group if r.group is not None else r.image_path.stem, group) if group else None
+              for r in records]
     clean: list[CleanRecord] = []
     totals: Counter = Counter()
     n_workers = workers or min(8, os.cpu_count() or 1)
@@ -188,10 +216,33 @@ def convert(
         images_in=len(records) + sum(p.kind == ProblemKind.MISSING_LABEL for p in problems),
         boxes_in=totals["boxes_in"], boxes_dropped=totals["boxes_dropped"], boxes_ignored=totals["boxes_ignored"],
         boxes_unmapped=totals["boxes_unmapped"], problems=problems, seed=seed, ratios=split_ratios, group=group,
+        scheme=scheme.value,
     )
     _write(report, clean, splits, crops, copy, progress, t0)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _parse_scheme(scheme: Scheme | str) -> Scheme:
+    try:
+        return Scheme(getattr(scheme, "value", scheme))
+    except ValueError:
+        raise ConfigError(f"--scheme: unknown class scheme {scheme!r} (use {' or '.join(s.value for s in Scheme)})") from None
+
+
+def _sides_map(fmt: str | Enum, reader: Reader) -> dict[str, str | None]:
+    """The `SIDES_CLASS_MAP` of a reader's module.
+
+    Raises:
+        ConfigError: for a format without left/right labels, listing those with them.
+    """
+    found = getattr(inspect.getmodule(reader), "SIDES_CLASS_MAP", None)
+    if found is None:
+        with_sides = [name for name, target in READERS.items()
+                      if hasattr(importlib.import_module(target.split(":")[0]), "SIDES_CLASS_MAP")]
+        raise ConfigError(f"--scheme sides: format {str(getattr(fmt, 'value', fmt))!r} has no left/right hand labels "
+                          f"(formats with sides: {', '.join(with_sides)})")
+    return dict(found)
 
 
 def _check_paths(src: Path, out: Path, overwrite: bool) -> None:

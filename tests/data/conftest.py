@@ -44,6 +44,56 @@ def write_voc(folder: Path, stem: str, wh=(64, 48), objects=(), image_fmt=".jpg"
 HAND = {"name": "hand", "box": (10, 10, 30, 30)}
 
 
+def write_json(path: Path, obj) -> Path:
+    """`obj` as a JSON file (folders created)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+    return path
+
+
+EGOHANDS_FIELDS = ("myleft", "myright", "yourleft", "yourright")
+
+
+def egohands_mat(path: Path, frames: list[dict]) -> Path:
+    """A real EgoHands `polygons.mat`: a 1xN MATLAB struct array `polygons` with fields myleft, myright,
+    yourleft, yourright, each a (K, 2) array of x, y points or an empty 0x0 array (hand absent)."""
+    from scipy.io import savemat
+
+    polys = np.zeros((1, len(frames)), dtype=[(f, "O") for f in EGOHANDS_FIELDS])
+    for i, frame in enumerate(frames):
+        for f in EGOHANDS_FIELDS:
+            polys[0, i][f] = np.asarray(frame[f], np.float64) if f in frame else np.zeros((0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, {"polygons": polys})
+    return path
+
+
+def oxford_mat(path: Path, boxes: list[dict], extra: dict | None = None) -> Path:
+    """A real Oxford hand `.mat`: `boxes`, a 1xN cell array of 1x1 structs with fields a, b, c, d
+    ([y, x] corners) plus any `extra` fields (e.g. a hand-type string), as the dataset has."""
+    from scipy.io import savemat
+
+    fields = ["a", "b", "c", "d", *(extra or {})]
+    cell = np.empty((1, len(boxes)), dtype=object)
+    for k, box in enumerate(boxes):
+        s = np.zeros((1, 1), dtype=[(f, "O") for f in fields])
+        for f in "abcd":
+            s[0, 0][f] = np.asarray([box[f]], np.float64)
+        for f, v in (extra or {}).items():
+            s[0, 0][f] = v
+        cell[0, k] = s
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, {"boxes": cell})
+    return path
+
+
+def yolo_lines(out: Path, split: str, stem: str) -> list[str]:
+    """The label lines written for one image of a converted dataset."""
+    return (out / "labels" / split / f"{stem}.txt").read_text().splitlines()
+
+
 @pytest.fixture
 def voc_dir(tmp_path) -> Path:
     """A clean two-image VOC folder to add one defect to."""
@@ -58,4 +108,6 @@ def build():
     """The builders above, for test modules (conftest modules cannot be imported under importlib mode)."""
     import types
 
-    return types.SimpleNamespace(make_image=make_image, voc_text=voc_text, write_voc=write_voc, HAND=HAND)
+    return types.SimpleNamespace(make_image=make_image, voc_text=voc_text, write_voc=write_voc, HAND=HAND,
+                                 write_json=write_json, egohands_mat=egohands_mat, oxford_mat=oxford_mat,
+                                 yolo_lines=yolo_lines)

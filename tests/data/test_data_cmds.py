@@ -22,7 +22,7 @@ def test_synth_then_convert(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["convert", "coco-x", "{src}", "{out}"], "unknown dataset format 'coco-x' (known: voc, yolo)"),
+        (["convert", "coco-x", "{src}", "{out}"], "unknown dataset format 'coco-x' (known: voc, yolo,"),
         (["convert", "voc", "{tmp}/missing", "{out}"], "source dataset not found"),
         (["convert", "voc", "{src}", "{src}"], "must not overlap"),
         (["convert", "voc", "{src}", "{out}", "--split", "train=0.8,dev=0.2"], "unknown split 'dev'"),

@@ -21,6 +21,12 @@ Reader = Callable[[Path], Iterator[ImageRecord | Problem]]
 READERS: dict[str, str] = {
     "voc": "handdet.data.formats.voc:read_voc",
     "yolo": "handdet.data.formats.yolo:read_yolo",
+    "coco": "handdet.data.formats.coco:read_coco",
+    "coco-wholebody": "handdet.data.formats.coco_wholebody:read_coco_wholebody",
+    "egohands": "handdet.data.formats.egohands:read_egohands",
+    "oxford": "handdet.data.formats.oxford:read_oxford",
+    "hagrid": "handdet.data.formats.hagrid:read_hagrid",
+    "labelme": "handdet.data.formats.labelme:read_labelme",
 }
 
 Format = Enum("Format", {name.upper().replace("-", "_"): name for name in READERS}, type=str)
