@@ -10,14 +10,10 @@ renamed to `out` only when everything succeeded.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from handdet.core.atomic import atomic_dir
 from handdet.core.detections import Detections
@@ -82,41 +78,19 @@ def read_predictions_json(path: str | os.PathLike, truth: SplitTruth) -> list[De
         DataError: naming the file (and entry) for a missing file, invalid JSON, a malformed entry, an
             image stem not in the split or a class id not in data.yaml.
     """
+    from handdet.infer.predictions_json import read_predictions
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: predictions file not found")
-    try:
-        data = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of {{image, bbox, score, class_id}} objects")
-    index = {s: i for i, s in enumerate(truth.stems)}
-    rows: list[list[tuple]] = [[] for _ in truth.stems]
-    for k, r in enumerate(data):
-        if not isinstance(r, dict) or not {"image", "bbox", "score", "class_id"} <= r.keys():
-            raise DataError(f"{path}: entry {k} needs the keys image, bbox, score and class_id")
-        try:
-            x1, y1, x2, y2 = (float(v) for v in r["bbox"])
-            score, cls = float(r["score"]), r["class_id"]
-        except (TypeError, ValueError):
-            raise DataError(f"{path}: entry {k}: bbox must be 4 numbers and score a number") from None
-        if isinstance(cls, bool) or not isinstance(cls, int) and not (isinstance(cls, float) and cls.is_integer()):
-            raise DataError(f"{path}: entry {k}: class_id must be an integer, got {cls!r}")
-        if not all(math.isfinite(v) for v in (x1, y1, x2, y2, score)) or x2 < x1 or y2 < y1:
-            raise DataError(f"{path}: entry {k}: bbox must be finite [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1")
-        stem = str(r["image"])
+    by_stem = read_predictions(path)
+    index = set(truth.stems)
+    for stem, dets in by_stem.items():
         if stem not in index:
-            raise DataError(f"{path}: entry {k}: image '{stem}' is not in split '{truth.split}' of "
+            raise DataError(f"{path}: image '{stem}' is not in split '{truth.split}' of "
                             f"{truth.yaml_path} ({len(index)} images)")
-        if int(cls) not in truth.names:
-            raise DataError(f"{path}: entry {k}: class_id {int(cls)} is not a class of {truth.yaml_path}")
-        rows[index[stem]].append((x1, y1, x2, y2, score, int(cls)))
-    out = []
-    for rr in rows:
-        a = np.asarray(rr, dtype=np.float64).reshape(-1, 6)
-        out.append(Detections(a[:, :4], a[:, 4], a[:, 5].astype(np.int64)))
-    return out
+        unknown = sorted(set(dets.class_id.tolist()) - set(truth.names))
+        if unknown:
+            raise DataError(f"{path}: image '{stem}': class_id {unknown[0]} is not a class of {truth.yaml_path}")
+    return [by_stem.get(stem, Detections.empty()) for stem in truth.stems]
 
 
 def predict_split(predictor, truth: SplitTruth, progress: bool = True) -> list[Detections]:

@@ -61,9 +61,12 @@ def read_predictions(path: str | os.PathLike) -> dict[str, Detections]:
         bbox = r["bbox"]
         try:
             x1, y1, x2, y2 = (float(v) for v in bbox)
-            score, cls = float(r["score"]), int(r["class_id"])
+            score, cls = float(r["score"]), r["class_id"]
         except (TypeError, ValueError):
             raise DataError(f"{path}: entry {i}: bbox must be 4 numbers, score a number, class_id an integer") from None
+        if isinstance(cls, bool) or not isinstance(cls, int) and not (isinstance(cls, float) and cls.is_integer()):
+            raise DataError(f"{path}: entry {i}: class_id must be an integer, got {cls!r}")
+        cls = int(cls)
         if not all(math.isfinite(v) for v in (x1, y1, x2, y2, score)) or x2 < x1 or y2 < y1:
             raise DataError(f"{path}: entry {i}: bbox must be finite [x1, y1, x2, y2] with x2 >= x1, y2 >= y1")
         boxes.setdefault(str(r["image"]), []).append((x1, y1, x2, y2, score, cls))
