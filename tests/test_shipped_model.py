@@ -1,0 +1,76 @@
+"""The model handdet ships (weights/handdet-n.pt and .onnx), checked on real photos it was not trained on.
+
+The val split here is the one the model was validated on: SubhiH split by webcam sequence with the
+settings of configs/handdet-n.yaml, so none of these sequences was seen in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+
+from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
+
+pytestmark = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handdet-n.pt not built yet")
+
+
+@pytest.fixture(scope="module")
+def val_yaml(subhi_voc, tmp_path_factory):
+    from handdet.core.paths import PROJECT_ROOT
+    from handdet.data.convert import convert
+    from handdet.train.config import load_train_config
+
+    d = load_train_config(PROJECT_ROOT / "configs" / "handdet-n.yaml").data
+    out = tmp_path_factory.mktemp("shipped") / "subhi"
+    report = convert("voc", subhi_voc, out, ratios=dict(d.split), seed=d.seed, group=d.group,
+                     negatives=d.negatives, progress=False)
+    return report.data_yaml
+
+
+def test_metadata_and_classes():
+    from handdet.infer.predictor import load_predictor
+
+    p = load_predictor(SHIPPED_PT)
+    assert p.names == {0: "hand"} and p.imgsz == 320
+
+
+def test_accuracy_on_held_apart_sequences(val_yaml, tmp_path):
+    from handdet.eval.run import evaluate_weights
+
+    r = evaluate_weights(SHIPPED_PT, val_yaml, split="val", out=tmp_path / "ev", progress=False)
+    assert r.ap50 >= 0.95 and r.ap50_95 >= 0.6
+    assert r.n_negative_images > 50
+    assert (tmp_path / "ev" / "metrics.json").is_file()
+
+
+def test_few_false_alarms_on_hand_free_photos_at_the_default_confidence(val_yaml):
+    from handdet.data.yolo_dataset import label_path_for, read_data_yaml
+    from handdet.infer.predictor import load_predictor
+
+    p = load_predictor(SHIPPED_PT)  # thresholds from the model's defaults, as `handdet predict` uses them
+    negatives = [im for im in read_data_yaml(val_yaml).images("val")
+                 if not label_path_for(im).read_text().strip()]
+    false = sum(len(p(cv2.imread(str(im)))) for im in negatives)
+    assert false / len(negatives) * 100 <= 2.0
+
+
+@pytest.mark.skipif(not SHIPPED_ONNX.is_file(), reason="weights/handdet-n.onnx not exported yet")
+def test_onnx_matches_pytorch_and_names_its_source(val_yaml):
+    from handdet.data.yolo_dataset import read_data_yaml
+    from handdet.eval.iou import box_iou
+    from handdet.infer.onnx_predictor import OnnxPredictor
+    from handdet.infer.predictor import load_predictor
+
+    onnx = OnnxPredictor(SHIPPED_ONNX)
+    assert onnx.names == {0: "hand"} and onnx.imgsz == 320
+    assert onnx.metadata.source_sha256 == hashlib.sha256(SHIPPED_PT.read_bytes()).hexdigest()
+    pt = load_predictor(SHIPPED_PT)
+    for im in read_data_yaml(val_yaml).images("val")[::40][:10]:
+        img = cv2.imread(str(im))
+        a, b = pt(img), onnx(img)
+        assert len(a) == len(b)
+        if len(a):
+            assert np.diag(box_iou(a.xyxy, b.xyxy)).min() > 0.99
