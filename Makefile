@@ -44,7 +44,7 @@ eval: setup
 	$(BIN)/handdet eval $(WEIGHTS) $(if $(DATA),$(DATA),$$($(BIN)/handdet prepare --config $(CONFIG) --print-path)) $(ARGS)
 
 export: setup
-	$(BIN)/handdet export $(WEIGHTS) $(ARGS)
+	$(BIN)/handdet export $(WEIGHTS) --data $$($(BIN)/handdet prepare --config $(CONFIG) --print-path) $(ARGS)
 
 webcam: setup
 	$(BIN)/python scripts/webcam.py $(ARGS)
