@@ -28,6 +28,28 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("HANDDET_WEIGHTS", str(SHARED / "weights"))
     os.environ.setdefault("HANDDET_DATA", str(SHARED / "data"))
+    # Python subprocesses started by tests (training runs, CLI calls) get the same socket block.
+    site = base / "netblock"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(_SUBPROCESS_BLOCK)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+
+
+_SUBPROCESS_BLOCK = """
+import socket
+
+_real_connect = socket.socket.connect
+
+
+def _guarded(self, address):
+    host = address[0] if isinstance(address, tuple) else str(address)
+    if self.family == socket.AF_UNIX or str(host).startswith(("127.", "::1", "localhost", "0.0.0.0")):
+        return _real_connect(self, address)
+    raise RuntimeError(f"network access attempted in a test subprocess: connect({address!r})")
+
+
+socket.socket.connect = _guarded
+"""
 
 
 class NetworkBlocked(RuntimeError):

@@ -36,3 +36,9 @@ def test_usage_error_is_a_message_not_a_traceback(capsys):
     assert main(["convert", "voc"]) == 2
     err = capsys.readouterr().err
     assert "Missing argument" in err and "Traceback" not in err
+
+
+def test_subprocesses_cannot_reach_the_network():
+    out = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('93.184.216.34', 80), 3)"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "network access attempted in a test subprocess" in out.stderr
