@@ -74,3 +74,17 @@ def test_onnx_matches_pytorch_and_names_its_source(val_yaml):
         assert len(a) == len(b)
         if len(a):
             assert np.diag(box_iou(a.xyxy, b.xyxy)).min() > 0.99
+
+
+def test_our_ap_equals_pycocotools_on_the_shipped_models_predictions(val_yaml):
+    from handdet.eval.bench import coco_stats, to_coco
+    from handdet.eval.run import evaluate_split, load_split, predict_split
+    from handdet.infer.predictor import PredictorSettings, load_predictor
+
+    truth = load_split(val_yaml, "val")
+    p = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=0.001, max_det=100))
+    preds = predict_split(p, truth, progress=False)
+    _, ours = evaluate_split(preds, truth)
+    coco = coco_stats(*to_coco(list(zip(preds, truth.gts, strict=True)), num_classes=1))
+    assert abs(ours.ap50 - coco["ap50"]) < 0.002
+    assert abs(ours.ap50_95 - coco["ap50_95"]) < 0.002
