@@ -63,9 +63,8 @@ def read_data_yaml(path: str | os.PathLike) -> DatasetInfo:
         raise DataError(f"{path}: expected a mapping with 'names' and split entries (train/val/test)")
     names = cfg["names"]
     names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
-    root = Path(cfg.get("path") or path.parent)
-    if not root.is_absolute():
-        root = (path.parent / root).resolve()
+    # No `path:` means the yaml's own folder; a relative `path:` is taken from the yaml's folder too.
+    root = (path.parent / cfg["path"]).resolve() if cfg.get("path") else path.parent.resolve()
     splits: dict[str, list[Path]] = {}
     for split in ("train", "val", "test"):
         entry = cfg.get(split)

@@ -60,3 +60,15 @@ def test_parse_label_lines(text, cls, xyxy):
 def test_parse_label_lines_errors(text, fragment):
     with pytest.raises(ValueError, match=fragment):
         parse_label_lines(text, (10, 10))
+
+
+def test_read_data_yaml_from_a_relative_path(tmp_path, monkeypatch):
+    from handdet.data.yolo_dataset import read_data_yaml
+
+    ds = tmp_path / "a" / "ds"
+    (ds / "images" / "train").mkdir(parents=True)
+    (ds / "images" / "train" / "x.jpg").write_bytes(b"")
+    (ds / "data.yaml").write_text("train: images/train\nnames: {0: hand}\n")
+    monkeypatch.chdir(tmp_path)
+    info = read_data_yaml("a/ds/data.yaml")
+    assert info.root == ds and info.images("train") == [ds / "images" / "train" / "x.jpg"]
