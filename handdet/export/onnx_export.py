@@ -136,7 +136,7 @@ def export_onnx(
     simplify: bool = True,
     data: str | os.PathLike | None = None,
     parity_images: int = DEFAULT_PARITY_IMAGES,
-    conf: float = 0.25,
+    conf: float | None = None,
     iou: float = 0.7,
     int8: bool = False,
     calib_images: int = DEFAULT_CALIB_IMAGES,
@@ -169,8 +169,10 @@ def export_onnx(
     from handdet.core.paths import resolve_weights
     from handdet.export.metadata import metadata_props, set_metadata
     from handdet.export.parity import parity_report, run_predictors
+    from handdet.infer.predictor import DEFAULT_CONF
 
     t_start = time.perf_counter()
+    conf = DEFAULT_CONF if conf is None else conf
     if imgsz < 32 or imgsz % 32:
         raise ConfigError(f"--imgsz must be a multiple of 32, got {imgsz}")
     src = resolve_weights(weights)

@@ -7,12 +7,13 @@ import pytest
 import handdet
 from handdet.export.metadata import parse_metadata, read_file_metadata, sha256_file
 from handdet.infer.onnx_predictor import OnnxPredictor
+from handdet.infer.predictor import DEFAULT_CONF
 
 
 def test_metadata_round_trip(exported, coco_weights):
     m = read_file_metadata(exported.onnx_path)
     assert m.names[0] == "person" and len(m.names) == 80
-    assert (m.imgsz, m.stride, m.conf, m.iou) == ((320, 320), 32, 0.25, 0.7)
+    assert (m.imgsz, m.stride, m.conf, m.iou) == ((320, 320), 32, DEFAULT_CONF, 0.7)
     assert m.source_sha256 == sha256_file(coco_weights) and m.source == coco_weights.name
     assert (m.handdet_version, m.dynamic, m.precision) == (handdet.__version__, False, "fp32")
     q = read_file_metadata(exported.onnx_path.parent / "coco-int8.onnx")
@@ -21,7 +22,7 @@ def test_metadata_round_trip(exported, coco_weights):
 
 def test_predictor_reads_it_back(exported):
     p = OnnxPredictor(exported.onnx_path)
-    assert (p.imgsz, p.conf, p.names[0], p.metadata.precision) == (320, 0.25, "person", "fp32")
+    assert (p.imgsz, p.conf, p.names[0], p.metadata.precision) == (320, DEFAULT_CONF, "person", "fp32")
 
 
 # (props, field, expected, what it covers)

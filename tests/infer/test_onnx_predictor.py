@@ -14,7 +14,7 @@ import pytest
 from handdet.core.errors import ConfigError, WeightsError
 from handdet.infer.onnx_predictor import OnnxPredictor
 from handdet.infer.postprocess import box_iou
-from handdet.infer.predictor import PredictorSettings, TorchPredictor, load_predictor
+from handdet.infer.predictor import DEFAULT_CONF, PredictorSettings, TorchPredictor, load_predictor
 
 
 def test_onnx_path_imports_neither_torch_nor_ultralytics_nor_onnx(coco_onnx, zidane):
@@ -58,7 +58,7 @@ def test_torch_and_onnx_give_the_same_boxes_on_real_images(coco_weights, coco_on
 def test_settings_come_from_ultralytics_metadata(coco_onnx):
     p = OnnxPredictor(coco_onnx)
     assert p.names[0] == "person" and len(p.names) == 80
-    assert (p.imgsz, p.stride, p.conf, p.iou, p.max_det) == (320, 32, 0.25, 0.7, 300)
+    assert (p.imgsz, p.stride, p.conf, p.iou, p.max_det) == (320, 32, DEFAULT_CONF, 0.7, 300)
     assert p.session.get_session_options().graph_optimization_level.name == "ORT_ENABLE_ALL"
 
 
