@@ -54,7 +54,7 @@ def test_few_false_alarms_on_hand_free_photos_at_the_default_confidence(val_yaml
     negatives = [im for im in read_data_yaml(val_yaml).images("val")
                  if not label_path_for(im).read_text().strip()]
     false = sum(len(p(cv2.imread(str(im)))) for im in negatives)
-    assert false / len(negatives) * 100 <= 2.0
+    assert false / len(negatives) * 100 <= 1.0  # the goal: at most 1 false detection per 100 hand-free photos
 
 
 @pytest.mark.skipif(not SHIPPED_ONNX.is_file(), reason="weights/handdet-n.onnx not exported yet")
