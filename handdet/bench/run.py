@@ -138,7 +138,11 @@ def bench_train_rows(ctx: Context) -> list[Row]:
                 f"{r['ratio']:.2f}", "~1.0 (the wrapper costs nothing)", _rerun("train"))]
 
 
-_RSS = "import resource, sys; {body}; print('RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+# Peak RSS of a fresh process: Linux' VmHWM belongs to the process's own memory map (ru_maxrss would carry
+# the parent's peak across fork and exec); ru_maxrss elsewhere.
+_RSS = ("import resource, sys; {body}; from pathlib import Path; p = Path('/proc/self/status'); "
+        "hwm = [l.split()[1] for l in p.read_text().splitlines() if l.startswith('VmHWM')] if p.exists() else []; "
+        "print('RSS_KB', hwm[0] if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
 
 
 def _peak_rss_mb(body: str) -> float:
@@ -204,7 +208,8 @@ def build_context(work: Path, weights: Path | None = None, log=print) -> Context
     tiny_src = work / "tiny-voc"
     if not tiny_src.is_dir():
         tiny_src.mkdir()
-        for img in images[:40]:
+        train_photos = sorted((subhi / "train").glob("*.jpg"))[::8][:160] if subhi.is_dir() else images
+        for img in train_photos:
             for f in (img, img.with_suffix(".xml")):
                 if f.is_file():
                     (tiny_src / f.name).symlink_to(f)
