@@ -26,9 +26,9 @@ import numpy as np
 
 from handdet.core.errors import DataError
 from handdet.data.formats.coco import load_json
+from handdet.data.formats.sidecar import read_sidecar
 from handdet.data.formats.voc import _find_image as find_image
 from handdet.data.records import ImageRecord, Problem, ProblemKind
-from handdet.data.yolo_dataset import IMAGE_SUFFIXES
 
 BOX_SHAPES = ("rectangle", "polygon")
 
@@ -39,21 +39,7 @@ def read_labelme(src: str | os.PathLike) -> Iterator[ImageRecord | Problem]:
     Raises:
         DataError: if `src` is not a folder or holds no JSON, or a JSON names a file outside `src`.
     """
-    src = Path(src)
-    if not src.is_dir():
-        raise DataError(f"{src}: not a folder (expected LabelMe .json files and their images)")
-    jsons = sorted(p for p in src.rglob("*") if p.suffix.lower() == ".json" and p.is_file())
-    if not jsons:
-        raise DataError(f"{src}: no LabelMe .json files found")
-    used: set[Path] = set()
-    for path in jsons:
-        for item in parse_labelme(path, src):
-            if isinstance(item, ImageRecord):
-                used.add(Path(os.path.normpath(item.image_path)))
-            yield item
-    for img in sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-        if Path(os.path.normpath(img)) not in used:
-            yield Problem(img, ProblemKind.MISSING_LABEL, "image has no LabelMe annotation; skipped")
+    return read_sidecar(src, ".json", "LabelMe", parse_labelme)
 
 
 def parse_labelme(path: Path, root: Path) -> list[ImageRecord | Problem]:

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-from handdet.core.errors import DataError
+from handdet.data.formats.sidecar import read_sidecar
 from handdet.data.records import ImageRecord, Problem, ProblemKind, safe_join
 from handdet.data.yolo_dataset import IMAGE_SUFFIXES
 
@@ -25,21 +25,7 @@ def read_voc(src: str | os.PathLike) -> Iterator[ImageRecord | Problem]:
     Raises:
         DataError: if `src` is not a folder or holds no XML, or an XML names a file outside `src`.
     """
-    src = Path(src)
-    if not src.is_dir():
-        raise DataError(f"{src}: not a folder (expected Pascal VOC .xml files beside their images)")
-    xmls = sorted(p for p in src.rglob("*") if p.suffix.lower() == ".xml" and p.is_file())
-    if not xmls:
-        raise DataError(f"{src}: no Pascal VOC .xml files found")
-    used: set[Path] = set()
-    for xml in xmls:
-        item = parse_voc_xml(xml, src)
-        if isinstance(item, ImageRecord):
-            used.add(Path(os.path.normpath(item.image_path)))
-        yield item
-    for img in sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-        if Path(os.path.normpath(img)) not in used:
-            yield Problem(img, ProblemKind.MISSING_LABEL, "image has no VOC annotation; skipped")
+    return read_sidecar(src, ".xml", "VOC", lambda xml, root: [parse_voc_xml(xml, root)])
 
 
 def parse_voc_xml(xml: Path, root: Path) -> ImageRecord | Problem:
