@@ -43,8 +43,10 @@ class Context:
     pt: Path
     images: list[Path]
     data_yaml: Path | None
+    tiny_yaml: Path  # a small real dataset for the training-overhead row
+    pretrained: Path  # the COCO YOLOv8n that row trains from
+    video: Path
     onnx: dict = field(default_factory=dict)  # (imgsz, "fp32"|"int8") -> Path
-    video: Path | None = None
 
     def models(self, imgsz: int) -> tuple[Path, Path | None]:
         """FP32 and INT8 ONNX exports of `pt` at `imgsz` (through `handdet export`, checks included)."""
@@ -130,8 +132,6 @@ def bench_convert_rows(ctx: Context) -> list[Row]:
 def bench_train_rows(ctx: Context) -> list[Row]:
     from handdet.bench.train_overhead import bench_train_overhead
 
-    if ctx.data_yaml is None:
-        return []
     r = bench_train_overhead(ctx.tiny_yaml, ctx.pretrained, ctx.work / "train-runs", imgsz=160, epochs=1, rounds=2)
     return [Row("train", f"handdet train, 1 epoch at 160 px on {r['images']} real photos",
                 f"{r['ours_ips']:.1f} images/s", f"bare Ultralytics train {r['bare_ips']:.1f} images/s",
@@ -179,7 +179,6 @@ RUNNERS: dict[str, Callable[[Context], list[Row]]] = {
 def build_context(work: Path, weights: Path | None = None, log=print) -> Context:
     """Weights (shipped, else COCO YOLOv8n), real photos, a video and a tiny dataset, made once."""
     import cv2
-    import numpy as np
 
     from handdet.core.paths import SHIPPED_PT, data_dir, resolve_weights
 
@@ -214,11 +213,9 @@ def build_context(work: Path, weights: Path | None = None, log=print) -> Context
                 if f.is_file():
                     (tiny_src / f.name).symlink_to(f)
     tiny = convert("voc", tiny_src, work / "tiny-yolo", ratios={"train": 0.8, "val": 0.2}, seed=0, progress=False)
-    ctx = Context(work=work, pt=pt, images=images, data_yaml=Path(tiny.data_yaml), video=video)
-    ctx.tiny_yaml = Path(tiny.data_yaml)  # type: ignore[attr-defined]
-    ctx.pretrained = pretrained  # type: ignore[attr-defined]
+    ctx = Context(work=work, pt=pt, images=images, data_yaml=Path(tiny.data_yaml), tiny_yaml=Path(tiny.data_yaml),
+                  pretrained=pretrained, video=video)
     log(f"bench: model {pt}; {len(images)} real photos; video {video}; machine {cpu_name()}")
-    _ = np  # numpy imported with cv2; kept explicit for readers
     return ctx
 
 

@@ -6,10 +6,6 @@ import time
 from pathlib import Path
 
 
-def _images_per_second(run_dir: Path, n_images: int, epochs: int, seconds: float) -> float:
-    return n_images * epochs / seconds
-
-
 def bench_train_overhead(data_yaml: Path, model: Path, out: Path, imgsz: int = 160, epochs: int = 1,
                          rounds: int = 2) -> dict:
     """Alternate bare and wrapped runs `rounds` times; return images/s of each (best round) and the ratio."""

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from handdet.core.config import deep_update, from_dict, load_yaml, parse_overrides
-from handdet.core.errors import ConfigError
 
 
 @dataclass
@@ -93,10 +91,7 @@ def load_train_config(path: str | os.PathLike | None = None, overrides: list[str
     data: dict[str, Any] = load_yaml(path) if path else {}
     source = str(path) if path else "defaults"
     if overrides:
-        try:
-            data = deep_update(data, parse_overrides(overrides))
-        except ConfigError:
-            raise
+        data = deep_update(data, parse_overrides(overrides))
         source = f"{source} + overrides"
     cfg = from_dict(TrainConfig, data, source)
     from handdet.train.augment import validate_albumentations
@@ -104,6 +99,3 @@ def load_train_config(path: str | os.PathLike | None = None, overrides: list[str
     validate_albumentations(cfg.albumentations, source)
     return cfg
 
-
-def resolve_path(p: str | os.PathLike) -> Path:
-    return Path(p).expanduser().resolve()

@@ -52,7 +52,7 @@ def ultralytics_args(cfg: TrainConfig, data_yaml: Path, device, project: Path) -
     return args
 
 
-def _callbacks(model, cfg: TrainConfig, resolved: dict) -> None:
+def _callbacks(model, resolved: dict) -> None:
     def on_start(trainer):
         # The resolved config goes beside Ultralytics' args.yaml in every run folder.
         Path(trainer.save_dir).mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def train(cfg: TrainConfig, data_root: str | None = None, weights_dir: str | Non
         model = YOLO(model_path, task="detect")
     except Exception as e:
         raise WeightsError(f"{model_path}: cannot be loaded as YOLO weights ({type(e).__name__}: {e})") from None
-    _callbacks(model, cfg, resolved)
+    _callbacks(model, resolved)
     model.train(**ultralytics_args(cfg, data_yaml, device, project))
     return _finish(model.trainer, data_yaml, cfg.evaluate, cfg.imgsz, device, log)
 
@@ -121,7 +121,7 @@ def resume(run_dir: str | Path, log=print) -> TrainResult:
             shutil.copyfile(ckpt, weights / "last.pt")
             model = YOLO(str(weights / "last.pt"), task="detect")
         log(f"handdet: resuming {run_dir} from {ckpt.name}")
-        _callbacks(model, TrainConfig(), resolved)
+        _callbacks(model, resolved)
         model.train(resume=True)
         device = resolve_device(resolved.get("device", "auto"), resolved.get("batch"), resolved.get("workers"))
         return _finish(model.trainer, Path(model.trainer.args.data), resolved.get("evaluate", True),
