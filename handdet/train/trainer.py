@@ -30,7 +30,7 @@ class TrainResult:
     metrics: dict
 
 
-def ultralytics_args(cfg: TrainConfig, data_yaml: Path, device, project: Path) -> dict:
+def ultralytics_args(cfg: TrainConfig, data_yaml: Path, device, project: Path, exist_ok: bool = False) -> dict:
     """The exact keyword arguments handed to `YOLO.train` (also used by the overhead benchmark)."""
     from handdet.train.augment import build_albumentations
 
@@ -38,7 +38,7 @@ def ultralytics_args(cfg: TrainConfig, data_yaml: Path, device, project: Path) -
         data=str(data_yaml), epochs=cfg.epochs, imgsz=cfg.imgsz, batch=device.batch, workers=device.workers,
         device=device.device, seed=cfg.seed, deterministic=cfg.deterministic, patience=cfg.patience,
         optimizer=cfg.optimizer, cos_lr=cfg.cos_lr, cache=cfg.cache, project=str(project), name=cfg.name,
-        exist_ok=False, save_period=-1, plots=True, amp=device.kind == "cuda", verbose=True,
+        exist_ok=exist_ok, save_period=-1, plots=True, amp=device.kind == "cuda", verbose=True,
         **to_dict(cfg.augment),
     )
     if cfg.lr0 is not None:
@@ -70,8 +70,12 @@ def _callbacks(model, resolved: dict) -> None:
     model.add_callback("on_model_save", on_save)
 
 
-def train(cfg: TrainConfig, data_root: str | None = None, weights_dir: str | None = None, log=print) -> TrainResult:
-    """Prepare data, resolve the model and device, train with Ultralytics, then evaluate on val."""
+def train(cfg: TrainConfig, data_root: str | None = None, weights_dir: str | None = None, log=print,
+          exist_ok: bool = False) -> TrainResult:
+    """Prepare data, resolve the model and device, train with Ultralytics, then evaluate on val.
+
+    `exist_ok` reuses the run folder `project/name` (a restart of a run killed before its first checkpoint).
+    """
     from handdet.core.runtime import prepare_ultralytics
     from handdet.train.dataset import prepare_data
     from handdet.train.model import check_checkpoint, resolve_model
@@ -94,7 +98,7 @@ def train(cfg: TrainConfig, data_root: str | None = None, weights_dir: str | Non
     except Exception as e:
         raise WeightsError(f"{model_path}: cannot be loaded as YOLO weights ({type(e).__name__}: {e})") from None
     _callbacks(model, resolved)
-    model.train(**ultralytics_args(cfg, data_yaml, device, project))
+    model.train(**ultralytics_args(cfg, data_yaml, device, project, exist_ok=exist_ok))
     return _finish(model.trainer, data_yaml, cfg.evaluate, cfg.imgsz, device, log)
 
 
@@ -126,7 +130,26 @@ def resume(run_dir: str | Path, log=print) -> TrainResult:
         device = resolve_device(resolved.get("device", "auto"), resolved.get("batch"), resolved.get("workers"))
         return _finish(model.trainer, Path(model.trainer.args.data), resolved.get("evaluate", True),
                        int(model.trainer.args.imgsz), device, log)
+    if resolved:
+        return _restart(run_dir, resolved, candidates, log)
     raise HanddetError(f"{run_dir}: no readable checkpoint to resume (looked for weights/last.pt, last-safe.pt)")
+
+
+def _restart(run_dir: Path, resolved: dict, broken: list[Path], log) -> TrainResult:
+    """A run killed before its first complete checkpoint: start it again in place from its saved config."""
+    from handdet.core.config import from_dict
+
+    log(f"handdet: {run_dir} has no complete checkpoint (killed during epoch 1); restarting it from its saved "
+        "config")
+    saved = dict(resolved)
+    data_yaml = saved.pop("data_yaml", None)
+    if data_yaml:
+        saved["data"] = {**saved.get("data", {}), "source": data_yaml, "format": "yolo"}
+    saved.update(project=str(run_dir.parent), name=run_dir.name)
+    cfg = from_dict(TrainConfig, saved, source=str(run_dir / "handdet.yaml"))
+    for stale in [*broken, run_dir / "results.csv"]:  # an epoch that never finished: nothing to keep
+        stale.unlink(missing_ok=True)
+    return train(cfg, log=log, exist_ok=True)
 
 
 def _finish(trainer, data_yaml: Path, evaluate: bool, imgsz: int, device, log) -> TrainResult:

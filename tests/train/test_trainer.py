@@ -60,11 +60,12 @@ def test_resume_after_sigkill(tiny_yolo, tmp_path, coco_weights):
             f"data.source={tiny_yolo}", f"project={tmp_path}", "name=r", "evaluate=false"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    last = tmp_path / "r" / "weights" / "last.pt"
+    # last-safe.pt appears once the first checkpoint is complete; killing earlier is the restart case below.
+    safe = tmp_path / "r" / "weights" / "last-safe.pt"
     deadline = time.time() + 240
-    while not last.is_file() and time.time() < deadline and proc.poll() is None:
+    while not safe.is_file() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert last.is_file(), "training never wrote a checkpoint"
+    assert safe.is_file(), "training never wrote a checkpoint"
     os.killpg(proc.pid, signal.SIGKILL)  # mid-run, like a power cut
     proc.wait()
     with open(tmp_path / "r" / "results.csv") as f:
@@ -77,6 +78,26 @@ def test_resume_after_sigkill(tiny_yolo, tmp_path, coco_weights):
         epochs = [int(float(r["epoch"])) for r in csv.DictReader(f)]
     assert epochs == [1, 2, 3]
     assert "handdet train: done" in out.stdout
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_restarts_it(tiny_yolo, tmp_path, coco_weights):
+    from handdet.core.config import to_dict
+    from handdet.train.trainer import resume
+
+    # What a kill during the first write of last.pt leaves: the saved config, one results row, a cut checkpoint.
+    run_dir = tmp_path / "k"
+    (run_dir / "weights").mkdir(parents=True)
+    cfg = load_train_config(None, [*TINY, f"model={coco_weights}", f"data.source={tiny_yolo}", "evaluate=false"])
+    (run_dir / "handdet.yaml").write_text(yaml.safe_dump({**to_dict(cfg), "data_yaml": str(tiny_yolo)}))
+    (run_dir / "weights" / "last.pt").write_bytes(Path(coco_weights).read_bytes()[:100_000])
+    (run_dir / "results.csv").write_text("epoch,train/box_loss\n1,9.9\n")
+    lines: list[str] = []
+    res = resume(run_dir, log=lambda *a: lines.append(" ".join(map(str, a))))
+    assert res.run_dir == run_dir and res.best.is_file() and res.best.stat().st_size > 1_000_000
+    assert any("restarting it" in line for line in lines)
+    with open(run_dir / "results.csv") as f:
+        assert [int(float(r["epoch"])) for r in csv.DictReader(f)] == [1]
+    assert not list(tmp_path.glob("k[0-9]*")), "the restart must reuse the run folder"
 
 
 def test_resume_without_checkpoint_is_clear(tmp_path):
