@@ -88,3 +88,15 @@ def test_our_ap_equals_pycocotools_on_the_shipped_models_predictions(val_yaml):
     coco = coco_stats(*to_coco(list(zip(preds, truth.gts, strict=True)), num_classes=1))
     assert abs(ours.ap50 - coco["ap50"]) < 0.002
     assert abs(ours.ap50_95 - coco["ap50_95"]) < 0.002
+
+
+@pytest.mark.skipif(not SHIPPED_ONNX.is_file(), reason="weights/handdet-n.onnx not exported yet")
+def test_the_webcam_default_model_keeps_the_accuracy(val_yaml, tmp_path):
+    """`handdet webcam` runs what the export recommends (INT8 here): it must meet the same goals."""
+    from handdet.eval.run import evaluate_weights
+    from handdet.infer.loop import default_weights
+
+    w = default_weights()
+    assert w.suffix == ".onnx"
+    r = evaluate_weights(w, val_yaml, split="val", out=tmp_path / "ev", progress=False)
+    assert r.ap50 >= 0.95 and r.ap50_95 >= 0.6

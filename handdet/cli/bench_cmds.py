@@ -11,12 +11,14 @@ from handdet.cli import app
 
 @app.command("bench")
 def bench_cmd(
-    only: str = typer.Option(None, "--only", help="Comma list of sections: latency,webcam,eval,convert,train,memory."),
+    only: list[str] = typer.Option(None, "--only", help="Sections to run, repeated or comma-separated: "
+                                                          "latency,webcam,eval,convert,train,memory."),
     out: Path = typer.Option(Path("bench/results.md"), "--out", help="Markdown results (a .json is written beside it)."),
     weights: Path = typer.Option(None, "--weights", help="Model to time (default: the shipped weights)."),
 ) -> None:
     """Measure speed and memory against limits and alternatives, side by side; write bench/results.md."""
     from handdet.bench.run import run_bench
 
-    rows = run_bench([s.strip() for s in only.split(",")] if only else None, out, weights)
+    sections = [s.strip() for item in only or [] for s in item.split(",") if s.strip()]
+    rows = run_bench(sections or None, out, weights)
     typer.echo(f"handdet bench: {len(rows)} figures → {out}")

@@ -15,9 +15,11 @@ from handdet.cli import app
 @app.command("export")
 def export_cmd(
     weights: str = typer.Argument(..., help="PyTorch .pt detection weights."),
-    imgsz: int = typer.Option(320, "--imgsz", help="Square input size (multiple of 32)."),
+    imgsz: int = typer.Option(320, "--imgsz", help="Input size in pixels, the longer side (multiple of 32); a static model is this square."),
     opset: int = typer.Option(None, "--opset", help="ONNX opset (default: Ultralytics' choice)."),
-    dynamic: bool = typer.Option(False, "--dynamic", help="Dynamic batch, height and width."),
+    dynamic: bool = typer.Option(True, "--dynamic/--static",
+                                 help="Dynamic height and width (frames run at the smallest stride-aligned "
+                                      "rectangle, faster for non-square frames), or a fixed square input."),
     simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Simplify the graph (onnxslim)."),
     data: Path = typer.Option(None, "--data", help="data.yaml (val split, AP50) or image folder for parity."),
     parity_images: int = typer.Option(32, "--parity-images", help="Images in the parity check."),

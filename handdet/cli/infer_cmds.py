@@ -65,7 +65,7 @@ def webcam(
     """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`)."""
     from handdet.infer.loop import default_weights, run_source
 
-    w = weights or default_weights()
+    w = weights or default_weights(backend, device)
     is_onnx = (backend == "onnx") or (backend is None and str(w).lower().endswith(".onnx"))
     # A static ONNX graph fixes its own size; a .pt model gets the real-time default.
     size = imgsz if imgsz is not None else (None if is_onnx else WEBCAM_IMGSZ)

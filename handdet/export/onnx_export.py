@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from handdet.core.errors import ConfigError, DataError, HanddetError, WeightsError
@@ -113,18 +113,22 @@ def _images(data: str | os.PathLike | None, fallback: Path | None, n: int, split
     return default_images(n)
 
 
-def _p50_ms(predictor, blobs: list, repeat: int = 3) -> float:
+def _p50_ms_side_by_side(predictors: list, blobs: list, repeat: int = 5) -> list[float]:
+    """Median `session.run` time of each predictor, interleaved blob by blob so that load from other
+    processes slows them alike."""
     import numpy as np
 
-    for b in blobs[:2]:
-        predictor.infer(b)
-    ts = []
+    for p in predictors:
+        for b in blobs[:2]:
+            p.infer(b)
+    ts: list[list[float]] = [[] for _ in predictors]
     for _ in range(repeat):
         for b in blobs:
-            t = time.perf_counter()
-            predictor.infer(b)
-            ts.append(time.perf_counter() - t)
-    return float(np.median(ts) * 1e3)
+            for k, p in enumerate(predictors):
+                t = time.perf_counter()
+                p.infer(b)
+                ts[k].append(time.perf_counter() - t)
+    return [float(np.median(t) * 1e3) for t in ts]
 
 
 def export_onnx(
@@ -132,7 +136,7 @@ def export_onnx(
     out: str | os.PathLike | None = None,
     imgsz: int = DEFAULT_IMGSZ,
     opset: int | None = None,
-    dynamic: bool = False,
+    dynamic: bool = True,
     simplify: bool = True,
     data: str | os.PathLike | None = None,
     parity_images: int = DEFAULT_PARITY_IMAGES,
@@ -150,7 +154,8 @@ def export_onnx(
         out: the `.onnx` to write; default beside the weights. INT8 goes to `<stem>-int8.onnx`.
         imgsz: square input size (multiple of 32).
         opset: ONNX opset (default: Ultralytics' choice).
-        dynamic: dynamic batch, height and width.
+        dynamic: dynamic batch, height and width: frames run at the smallest stride-aligned rectangle
+            (a 4:3 frame at 320x256), as Ultralytics' own predict does; False for a fixed square input.
         simplify: simplify the graph with onnxslim.
         data: a data.yaml (val split, with ground truth for AP50) or a folder of images for the
             parity check; default the data the model was trained on if present, else Ultralytics'
@@ -222,7 +227,8 @@ def export_onnx(
         checks.append("onnxruntime load")
 
         images = _images(data, train_data, parity_images, ("val", "test", "train"))
-        torch_pred = TorchPredictor(pt, eval_settings)
+        # The reference letterboxes as the candidate does: a rectangle for a dynamic graph, else the square.
+        torch_pred = TorchPredictor(pt, replace(eval_settings, rect=dynamic))
         ref, test = run_predictors([torch_pred, onnx_pred], images.paths)
         parity = parity_report([p.stem for p in images.paths], ref, test, names, images.gts, conf=conf,
                                reference="pytorch", candidate="onnx-fp32", images_from=images.source)
@@ -234,10 +240,10 @@ def export_onnx(
         int8_report = None
         if int8:
             int8_report = _int8(exported, tmp / int8_out.name, imgsz, iou, conf, names, calib_images,
-                                calib_data or data, train_data, images, test, int8_exclude_head)
-            int8_report = Int8Report(**{**asdict(int8_report), "path": str(int8_out)})
+                                calib_data or data, train_data, images, test, int8_exclude_head, dynamic)
+            int8_report = Int8Report(**{**asdict(int8_report), "path": _shown(int8_out)})
 
-        report = {"source": str(src), "onnx": str(out), "imgsz": imgsz, "dynamic": dynamic, "opset": opset,
+        report = {"source": _shown(src), "onnx": _shown(out), "imgsz": imgsz, "dynamic": dynamic, "opset": opset,
                   "checks": checks, "parity": parity.to_dict(),
                   "int8": asdict(int8_report) if int8_report else None}
         (tmp / report_out.name).write_text(json.dumps(report, indent=2) + "\n")
@@ -251,9 +257,18 @@ def export_onnx(
     return ExportResult(out, parity, int8_report, report_out, time.perf_counter() - t_start, checks)
 
 
+def _shown(p: Path) -> str:
+    """A path for the report: relative to the working directory when inside it (reports travel with
+    the repository), else absolute."""
+    try:
+        return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
 def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, names: dict[int, str],
           n_calib: int, calib_data, train_data, images: ImageSet, fp32_dets: list,
-          exclude_head: bool) -> Int8Report:
+          exclude_head: bool, dynamic: bool) -> Int8Report:
     """Quantise, then compare INT8 with FP32 on the parity images: speed, agreement AP50, AP50."""
     from handdet.export.parity import ap50, run_predictors
     from handdet.export.quantize import quantize_int8
@@ -262,7 +277,7 @@ def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, name
 
     calib = _images(calib_data, train_data, n_calib, ("train", "val", "test"))
     try:
-        info = quantize_int8(fp32, int8_path, calib.paths, imgsz, exclude_head=exclude_head)
+        info = quantize_int8(fp32, int8_path, calib.paths, imgsz, exclude_head=exclude_head, dynamic=dynamic)
     except HanddetError:
         raise
     except Exception as e:
@@ -284,7 +299,7 @@ def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, name
     import cv2
 
     blobs = [f.preprocess(cv2.imread(str(p)))[0].copy() for p in images.paths[:8]]
-    t_f, t_q = _p50_ms(f, blobs), _p50_ms(q, blobs)
+    t_f, t_q = _p50_ms_side_by_side([f, q], blobs)
     if drop is not None:
         ok = drop <= INT8_MAX_AP_DROP
         note = (f"AP50 {ap_f:.4f} -> {ap_q:.4f} on {images.source}" +

@@ -28,13 +28,17 @@ class QuantizeInfo:
 
 
 class LetterboxCalibrationReader:
-    """Feeds letterboxed real images to `quantize_static`, one (1, 3, S, S) blob at a time."""
+    """Feeds letterboxed real images to `quantize_static`, one (1, 3, h, w) blob at a time.
 
-    def __init__(self, images: Sequence[str | os.PathLike], imgsz: int, input_name: str = "images"):
+    `auto`: the smallest stride-aligned rectangle, as a dynamic model is fed (else the square).
+    """
+
+    def __init__(self, images: Sequence[str | os.PathLike], imgsz: int, input_name: str = "images",
+                 auto: bool = False):
         from handdet.infer.preprocess import Letterboxer
 
         self.images, self.input_name = list(images), input_name
-        self.letterbox = Letterboxer(imgsz)
+        self.letterbox = Letterboxer(imgsz, auto=auto)
         self._it = iter(self.images)
 
     def get_next(self) -> dict | None:
@@ -76,6 +80,7 @@ def quantize_int8(
     imgsz: int,
     per_channel: bool = True,
     exclude_head: bool = True,
+    dynamic: bool = False,
 ) -> QuantizeInfo:
     """Write an INT8 (QDQ) copy of an FP32 ONNX model, calibrated on `calib_images`.
 
@@ -86,6 +91,7 @@ def quantize_int8(
         imgsz: the model's square input size.
         per_channel: per-output-channel weight scales (better accuracy for convolutions).
         exclude_head: keep the head's decoding nodes in FP32 (see module docstring).
+        dynamic: the model takes any input size: calibrate on rectangles, as it will run.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -104,7 +110,7 @@ def quantize_int8(
         del model
         quantize_static(
             str(pre), str(out_path),
-            LetterboxCalibrationReader(calib_images, imgsz, input_name),
+            LetterboxCalibrationReader(calib_images, imgsz, input_name, auto=dynamic),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,

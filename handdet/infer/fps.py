@@ -54,6 +54,11 @@ class FpsMeter:
         if latency_s is not None:
             self._latencies.append(latency_s)
 
+    def stop(self) -> None:
+        """End the throughput span now (e.g. after flushing outputs); frames and latencies are unchanged."""
+        if self._start is not None and self._latencies:
+            self._last = self.clock()
+
     @property
     def frames(self) -> int:
         return len(self._latencies)

@@ -1,14 +1,17 @@
 """The video loop: `for frame in frames(source): dets = detector(frame); sink.write(annotate(frame, dets))`.
 
 Shared by `handdet webcam`, `handdet predict` and `scripts/webcam.py`. Sinks write atomically (a
-temporary file renamed when the loop ends). The loop ends when the source does (end of video, a
+temporary file renamed when the loop ends) on a background thread, so encoding overlaps inference. The loop ends when the source does (end of video, a
 stream that drops), at `max_frames`, or on `q`/Esc in the window, and returns a `LoopSummary`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +96,54 @@ class ImageSink:
         pass
 
 
+class BackgroundSink:
+    """Run another sink's `write` on a background thread, in order, at most `depth` frames behind.
+
+    OpenCV releases the GIL while it encodes, so the video is written while the next frame runs through
+    the model. `close(ok)` waits for every queued frame, then closes the wrapped sink; an error in the
+    writer is raised in the loop at the next `write` or at `close`.
+    """
+
+    def __init__(self, sink, depth: int = 4):
+        self.sink = sink
+        self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="handdet-writer", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self.sink.write(*item)
+                except BaseException as e:  # raised in the loop's thread
+                    self._error = e
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            e, self._error = self._error, None
+            raise e
+
+    def write(self, image: np.ndarray, name: str = "") -> None:
+        self._raise()
+        self._q.put((image, name))
+
+    def close(self, ok: bool = True) -> None:
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        failed = self._error is not None
+        self.sink.close(ok and not failed)
+        self._raise()
+
+    @property
+    def frames(self) -> int:
+        return self.sink.frames
+
+
 class Window:
     """An OpenCV window: `show(image)` returns False once the user pressed q or Esc; s saves a snapshot."""
 
@@ -157,7 +208,7 @@ def run_loop(
         on_detections: called with every frame and its detections (e.g. to collect JSON records).
         progress: a tqdm-like object with `update(n)`, advanced once per frame.
     """
-    sinks = sinks or []
+    sinks = [BackgroundSink(s) for s in sinks or []]
     meter = FpsMeter()
     stopped = "end of source"
     draw = annotator is not None and (window is not None or bool(sinks))
@@ -190,24 +241,42 @@ def run_loop(
     except KeyboardInterrupt:
         stopped, ok = "interrupted", True  # keep what was written so far
     finally:
-        for sink in sinks:
-            sink.close(ok)
-        if window is not None:
-            window.close()
+        try:
+            for sink in sinks:
+                sink.close(ok)
+        finally:
+            if window is not None:
+                window.close()
+    meter.stop()  # the loop is done when its outputs are: the writer's backlog counts
     return LoopSummary(meter.stats(), stopped, int(getattr(source, "dropped", 0)))
 
 
-def default_weights() -> Path:
-    """The shipped model: `weights/handdet-n.onnx` if present, else `weights/handdet-n.pt`.
+def recommended_onnx(fp32: Path) -> Path:
+    """The model the export recommends for `fp32`: its INT8 copy when `<name>.parity.json` says
+    `recommended: int8` (faster, AP50 checked against FP32 at export) and the file is there, else `fp32`."""
+    report = fp32.with_name(f"{fp32.stem}.parity.json")
+    int8 = fp32.with_name(f"{fp32.stem}-int8.onnx")
+    try:
+        rec = json.loads(report.read_text()).get("int8", {}).get("recommended")
+    except (OSError, ValueError, AttributeError):
+        return fp32
+    return int8 if rec == "int8" and int8.is_file() else fp32
+
+
+def default_weights(backend: str | None = None, device: str = "cpu") -> Path:
+    """The shipped model: the ONNX model the export recommends (INT8 on CPU, else FP32) if present,
+    else the .pt; the .pt for `backend="torch"`.
 
     Raises:
         WeightsError: neither exists yet, saying how to get one.
     """
     from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
 
-    for p in (SHIPPED_ONNX, SHIPPED_PT):
-        if p.is_file():
-            return p
+    if backend != "torch" and SHIPPED_ONNX.is_file():
+        # INT8 (QDQ) is a CPU speed-up; GPUs run the FP32 graph faster.
+        return recommended_onnx(SHIPPED_ONNX) if device in ("cpu", "") else SHIPPED_ONNX
+    if SHIPPED_PT.is_file():
+        return SHIPPED_PT
     raise WeightsError(
         f"{SHIPPED_ONNX}: the shipped hand model is not there yet; pass --weights path/to/model.pt "
         f"(or .onnx), or build it with `make train` then `make export`"

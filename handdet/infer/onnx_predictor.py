@@ -125,10 +125,12 @@ class OnnxPredictor:
         self.max_det = int(pick(s.max_det, None, DEFAULT_MAX_DET))
         nc = out.shape[1] - 4 if len(out.shape) == 3 and isinstance(out.shape[1], int) else None
         self.names = m.names or {i: f"class{i}" for i in range(nc or 1)}
-        self.letterbox = Letterboxer(self.imgsz, auto=False, stride=self.stride, dtype=self.dtype)
+        # A dynamic model takes the smallest stride-multiple rectangle, as Ultralytics' own predict does
+        # (a 640x480 frame runs at 320x256 instead of 320x320: 20% fewer pixels).
+        self.letterbox = Letterboxer(self.imgsz, auto=self.dynamic, stride=self.stride, dtype=self.dtype)
 
     def preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, LetterboxParams]:
-        """(H, W, 3) BGR uint8 -> ((1, 3, S, S) RGB blob in [0, 1], letterbox parameters)."""
+        """(H, W, 3) BGR uint8 -> ((1, 3, h, w) RGB blob in [0, 1], letterbox parameters)."""
         return self.letterbox(image_bgr)
 
     def infer(self, blob: np.ndarray) -> np.ndarray:

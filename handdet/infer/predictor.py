@@ -43,8 +43,8 @@ class PredictorSettings:
         iou: NMS IoU threshold.
         max_det: at most this many boxes an image.
         device: "cpu", "cuda", "cuda:0" or "0".
-        rect: PyTorch only: letterbox to the smallest stride-aligned rectangle (Ultralytics' predict
-            default) instead of the square the static ONNX graph sees; off so both backends agree.
+        rect: PyTorch only: letterbox to the smallest stride-aligned rectangle, as a dynamic ONNX model
+            is fed (None: on, Ultralytics' predict default); off to match a static, square ONNX model.
     """
 
     imgsz: int | None = None
@@ -52,7 +52,7 @@ class PredictorSettings:
     iou: float | None = None
     max_det: int | None = None
     device: str = "cpu"
-    rect: bool = False
+    rect: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("conf", "iou"):
@@ -110,7 +110,7 @@ class TorchPredictor:
         self.conf = float(pick(s.conf, None, DEFAULT_CONF))
         self.iou = float(pick(s.iou, None, DEFAULT_IOU))
         self.max_det = int(pick(s.max_det, None, DEFAULT_MAX_DET))
-        self.device, self.rect = s.device, s.rect
+        self.device, self.rect = s.device, True if s.rect is None else s.rect
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         r = self.model.predict(

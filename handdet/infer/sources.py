@@ -2,7 +2,8 @@
 
 `open_source(spec)` returns a `FrameSource`; iterating it yields `Frame`s until the source ends.
 A live source (camera, stream) is read on its own thread that keeps only the latest frame, so the
-picture never lags behind reality; files are read frame by frame, none dropped. A source that
+picture never lags behind reality; files are decoded a few frames ahead on their own thread (so
+decoding overlaps inference), none dropped. A source that
 cannot be opened raises a one-line `SourceError` naming it and what to try.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -26,6 +28,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif")
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 STALE_TIMEOUT_S = 5.0  # (s) a live source that delivers no frame for this long has dropped
+READ_AHEAD = 4  # (frames) decoded ahead of the consumer for files: enough to hide decode jitter, little memory
+_END = object()
 
 
 @contextlib.contextmanager
@@ -112,6 +116,9 @@ class ImageFiles(FrameSource):
         return len(self.files)
 
     def __iter__(self) -> Iterator[Frame]:
+        return read_ahead(self._frames)
+
+    def _frames(self) -> Iterator[Frame]:
         for i, f in enumerate(self.files):
             image = cv2.imread(str(f), cv2.IMREAD_COLOR)
             if image is None:
@@ -137,6 +144,10 @@ class VideoFile(FrameSource):
         self.frame_count = n if n > 0 else None
 
     def __iter__(self) -> Iterator[Frame]:
+        self._reading = read_ahead(self._frames)
+        return self._reading
+
+    def _frames(self) -> Iterator[Frame]:
         i = 0
         while True:
             ok, image = self.cap.read()
@@ -146,7 +157,56 @@ class VideoFile(FrameSource):
             i += 1
 
     def close(self) -> None:
+        reading = getattr(self, "_reading", None)
+        if reading is not None:
+            reading.close()  # stop the reader thread before the capture goes
         self.cap.release()
+
+
+def read_ahead(produce: Callable[[], Iterator[Frame]], depth: int = READ_AHEAD) -> Iterator[Frame]:
+    """Iterate `produce()` on a background thread, up to `depth` frames ahead, none dropped.
+
+    OpenCV releases the GIL while it decodes, so the next frames decode while the consumer runs the
+    model. An error in the producer (an unreadable image) is raised in the consumer at that frame.
+    Leaving the loop early stops the producer.
+    """
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for frame in produce():
+                while not stop.is_set():
+                    try:
+                        q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: object = _END
+        except BaseException as e:  # handed to the consumer, raised there
+            item = e
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=worker, name="handdet-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5.0)
 
 
 class LiveCapture(FrameSource):

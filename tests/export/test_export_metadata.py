@@ -15,7 +15,7 @@ def test_metadata_round_trip(exported, coco_weights):
     assert m.names[0] == "person" and len(m.names) == 80
     assert (m.imgsz, m.stride, m.conf, m.iou) == ((320, 320), 32, DEFAULT_CONF, 0.7)
     assert m.source_sha256 == sha256_file(coco_weights) and m.source == coco_weights.name
-    assert (m.handdet_version, m.dynamic, m.precision) == (handdet.__version__, False, "fp32")
+    assert (m.handdet_version, m.dynamic, m.precision) == (handdet.__version__, True, "fp32")  # the default
     q = read_file_metadata(exported.onnx_path.parent / "coco-int8.onnx")
     assert q.precision == "int8" and q.source_sha256 == m.source_sha256 and q.names == m.names
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from handdet.cli import main
@@ -102,3 +103,16 @@ def test_export_rejects_onnx_input_and_bad_imgsz(exported, coco_weights, tmp_pat
     with pytest.raises(ConfigError, match="multiple of 32"):
         export_onnx(coco_weights, tmp_path / "x.onnx", imgsz=300)
     assert main(["export", str(tmp_path / "missing.pt")]) == 2
+
+
+def test_static_export_runs_the_square_and_still_matches_pytorch(coco_weights, photo_dataset, tmp_path, capsys):
+    from handdet.export.metadata import read_file_metadata
+    from handdet.infer.onnx_predictor import OnnxPredictor
+
+    out = tmp_path / "square.onnx"
+    assert main(["export", str(coco_weights), "--static", "--imgsz", "160", "--data", str(photo_dataset),
+                 "--parity-images", "3", "--out", str(out)]) == 0
+    assert "parity passed" in capsys.readouterr().out  # checked against PyTorch letterboxing the square too
+    assert read_file_metadata(out).dynamic is False
+    p = OnnxPredictor(out)
+    assert not p.dynamic and p.preprocess(np.zeros((480, 640, 3), np.uint8))[0].shape == (1, 3, 160, 160)

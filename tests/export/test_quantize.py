@@ -41,3 +41,14 @@ def test_quantize_needs_images(exported, tmp_path):
 @pytest.fixture
 def real_photos_for_calib(assets_dir):
     return [assets_dir / "zidane.jpg", assets_dir / "bus.jpg"]
+
+
+def test_calibration_reader_for_a_dynamic_model_feeds_rectangles(real_photos_for_calib):
+    import cv2
+
+    r = LetterboxCalibrationReader(real_photos_for_calib, 320, auto=True)
+    for path in real_photos_for_calib:
+        h, w = cv2.imread(str(path)).shape[:2]
+        blob = r.get_next()["images"]
+        s = 320 / max(h, w)  # the longer side fills 320, the other is padded to the next multiple of 32
+        assert max(blob.shape[2:]) == 320 and min(blob.shape[2:]) == -(-round(min(h, w) * s) // 32) * 32

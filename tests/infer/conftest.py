@@ -27,6 +27,20 @@ def coco_onnx(coco_weights, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def coco_onnx_dynamic(coco_weights, tmp_path_factory) -> Path:
+    """The same model exported with dynamic height and width (run at the smallest rectangle)."""
+    from handdet.core.runtime import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    d = tmp_path_factory.mktemp("coco_onnx_dynamic")
+    pt = d / "yolov8n-coco.pt"
+    shutil.copy2(coco_weights, pt)
+    return Path(YOLO(str(pt)).export(format="onnx", imgsz=IMGSZ, dynamic=True, simplify=True, verbose=False))
+
+
+@pytest.fixture(scope="session")
 def real_images(assets_dir, subhi_voc) -> list[Path]:
     """Real photos: Ultralytics' zidane.jpg and bus.jpg, and four SubhiH hand photos."""
     hands = sorted((subhi_voc / "test").glob("*.jpg"))

@@ -12,7 +12,7 @@ def test_bench_webcam_loop_reports_every_number(coco_onnx, coco_weights, clip_vi
     shutil.copy(coco_weights, tmp_path / "m.pt")  # found beside the ONNX file
     r = bench_webcam_loop(onnx, clip_video, imgsz=320, max_frames=6, rounds=1)
     assert r["frames"] == 6 and r["frame_wh"] == (320, 240)
-    for k in ("loop_fps", "predictor_fps", "bare_fps", "ultralytics_fps"):
+    for k in ("loop_fps", "loop_save_fps", "predictor_fps", "bare_fps", "ultralytics_fps"):
         assert r[k] > 0, k
     # the bare run does strictly less work than the predictor (same frames, same session)
     assert r["loop_vs_bare"] == r["loop_fps"] / r["bare_fps"]

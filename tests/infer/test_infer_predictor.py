@@ -54,5 +54,5 @@ def test_bad_pt_is_a_one_line_weights_error(coco_weights, tmp_path, make, what):
 def test_torch_predictor_defaults(coco_weights):
     p = load_predictor(coco_weights, settings=PredictorSettings(imgsz=320))
     assert isinstance(p, TorchPredictor)
-    assert (p.imgsz, p.conf, p.iou, p.max_det, p.rect) == (320, DEFAULT_CONF, 0.7, 300, False)
+    assert (p.imgsz, p.conf, p.iou, p.max_det, p.rect) == (320, DEFAULT_CONF, 0.7, 300, True)
     assert p.names[0] == "person"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -174,3 +175,77 @@ def test_video_sink_rejects_unknown_suffix(tmp_path):
 
     with pytest.raises(ConfigError, match="must end in"):
         VideoSink(tmp_path / "out.xyz")
+
+
+class SlowSink:
+    """A sink that takes `delay` seconds a frame (a slow disk or codec) and records what it got."""
+
+    def __init__(self, delay=0.0, fail_at=None):
+        self.delay, self.fail_at, self.names, self.closed = delay, fail_at, [], None
+        self.frames = 0
+
+    def write(self, image, name=""):
+        if self.fail_at is not None and len(self.names) == self.fail_at:
+            raise OSError(f"{name}: disk full")
+        time.sleep(self.delay)
+        self.names.append(name)
+        self.frames += 1
+
+    def close(self, ok=True):
+        self.closed = ok
+
+
+def test_outputs_are_written_in_order_and_the_summary_waits_for_them():
+    sink = SlowSink(delay=0.05)
+    s = run_loop(ListSource(6), box_detector, Annotator({0: "hand"}), [sink])
+    assert sink.names == [f"f{i}" for i in range(6)] and sink.closed is True
+    assert s.stats.wall_s >= 6 * 0.05  # the writer's backlog is part of the loop's time
+
+
+def test_a_writer_error_reaches_the_loop_and_nothing_is_committed():
+    sink = SlowSink(fail_at=2)
+    with pytest.raises(OSError, match="f2: disk full"):
+        run_loop(ListSource(8), box_detector, Annotator({0: "hand"}), [sink])
+    assert sink.closed is False
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """Fake shipped weights in a temporary folder: (folder, write a parity report)."""
+    import handdet.core.paths as paths
+
+    for name in ("handdet-n.pt", "handdet-n.onnx", "handdet-n-int8.onnx"):
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.setattr(paths, "SHIPPED_ONNX", tmp_path / "handdet-n.onnx")
+    monkeypatch.setattr(paths, "SHIPPED_PT", tmp_path / "handdet-n.pt")
+
+    def report(text):
+        (tmp_path / "handdet-n.parity.json").write_text(text)
+    return tmp_path, report
+
+
+@pytest.mark.parametrize("report, backend, device, expected", [
+    ('{"int8": {"recommended": "int8"}}', None, "cpu", "handdet-n-int8.onnx"),
+    ('{"int8": {"recommended": "fp32"}}', None, "cpu", "handdet-n.onnx"),
+    ('{"int8": null}', None, "cpu", "handdet-n.onnx"),
+    ("{not json", None, "cpu", "handdet-n.onnx"),
+    (None, None, "cpu", "handdet-n.onnx"),
+    ('{"int8": {"recommended": "int8"}}', None, "0", "handdet-n.onnx"),
+    ('{"int8": {"recommended": "int8"}}', "torch", "cpu", "handdet-n.pt"),
+], ids=["int8 recommended", "fp32 recommended", "no int8", "corrupt report", "no report", "gpu", "torch"])
+def test_default_weights_follow_the_export_recommendation(shipped, report, backend, device, expected):
+    from handdet.infer.loop import default_weights
+
+    folder, write = shipped
+    if report is not None:
+        write(report)
+    assert default_weights(backend, device) == folder / expected
+
+
+def test_default_weights_fall_back_to_fp32_when_the_int8_file_is_missing(shipped):
+    from handdet.infer.loop import default_weights
+
+    folder, write = shipped
+    write('{"int8": {"recommended": "int8"}}')
+    (folder / "handdet-n-int8.onnx").unlink()
+    assert default_weights() == folder / "handdet-n.onnx"

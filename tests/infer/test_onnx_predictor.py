@@ -36,11 +36,13 @@ def test_onnx_path_imports_neither_torch_nor_ultralytics_nor_onnx(coco_onnx, zid
     assert int(n) >= 2  # two people in zidane.jpg
 
 
-def test_torch_and_onnx_give_the_same_boxes_on_real_images(coco_weights, coco_onnx, real_images):
-    s = PredictorSettings(imgsz=320)
-    torch_p = TorchPredictor(coco_weights, s)
-    onnx_p = load_predictor(coco_onnx, settings=PredictorSettings())
-    assert isinstance(onnx_p, OnnxPredictor) and onnx_p.imgsz == 320
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static square", "dynamic rectangle"])
+def test_torch_and_onnx_give_the_same_boxes_on_real_images(coco_weights, coco_onnx, coco_onnx_dynamic,
+                                                          real_images, dynamic):
+    # A static graph sees the square, a dynamic one the smallest rectangle (Ultralytics' predict default).
+    torch_p = TorchPredictor(coco_weights, PredictorSettings(imgsz=320, rect=dynamic))
+    onnx_p = load_predictor(coco_onnx_dynamic if dynamic else coco_onnx, settings=PredictorSettings())
+    assert isinstance(onnx_p, OnnxPredictor) and onnx_p.imgsz == 320 and onnx_p.dynamic is dynamic
     total = 0
     for path in real_images:
         img = cv2.imread(str(path))
@@ -53,6 +55,16 @@ def test_torch_and_onnx_give_the_same_boxes_on_real_images(coco_weights, coco_on
             assert a.class_id.tolist() == b.class_id.tolist()
             np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-3)
     assert total >= 5  # real detections were compared (people on zidane.jpg and bus.jpg)
+
+
+def test_a_dynamic_model_runs_4_3_frames_at_320x256(coco_onnx_dynamic, zidane):
+    p = OnnxPredictor(coco_onnx_dynamic)
+    img = cv2.resize(cv2.imread(str(zidane)), (640, 480))
+    blob, params = p.preprocess(img)
+    assert blob.shape == (1, 3, 256, 320) and (params.top, params.bottom) == (8, 8)
+    wide = p.preprocess(cv2.imread(str(zidane)))[0]  # 1280x720 -> 320x180, padded to 192
+    assert wide.shape == (1, 3, 192, 320)
+    assert len(p(img)) >= 2
 
 
 def test_settings_come_from_ultralytics_metadata(coco_onnx):

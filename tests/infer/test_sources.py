@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from handdet.core.errors import SourceError
-from handdet.infer.sources import LiveCapture, SourceKind, classify, open_source
+from handdet.infer.sources import Frame, LiveCapture, SourceKind, classify, open_source, read_ahead
 
 # (source string, expected kind, what it covers)
 KIND_CASES = [
@@ -182,3 +182,35 @@ def test_http_mjpeg_stream_end_to_end_and_drop_mid_run():
         assert abs(float(frames[-1].image.mean()) - 180) < 10  # the newest frame was delivered
     finally:
         server.shutdown()
+
+
+def _reader_threads() -> list:
+    return [t for t in threading.enumerate() if t.name == "handdet-read-ahead"]
+
+
+def test_read_ahead_keeps_order_and_raises_at_the_bad_frame():
+    def produce():
+        for i in range(6):
+            if i == 4:
+                raise SourceError(f"frame{i}.jpg: cannot read this image")
+            yield Frame(np.full((4, 4, 3), i, np.uint8), i, f"f{i}")
+
+    seen = []
+    with pytest.raises(SourceError, match="frame4.jpg"):
+        for f in read_ahead(produce, depth=2):
+            seen.append(f.index)
+    assert seen == [0, 1, 2, 3]  # every good frame before the bad one, in order
+    assert not _reader_threads()
+
+
+def test_leaving_early_stops_the_reader(clip_video, image_folder):
+    with open_source(clip_video) as s:
+        for f in s:
+            if f.index == 2:
+                break
+        assert len(_reader_threads()) == 1  # still reading ahead: the source is open
+    assert not _reader_threads()  # closing the source stops it before the capture is released
+    with open_source(image_folder) as s:
+        for _ in s:
+            break
+        assert not _reader_threads()  # a dropped image iterator stops its reader at once
