@@ -266,7 +266,10 @@ def markdown(rows: list[Row], meta: dict) -> str:
         f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), by `make bench` "
         f"({meta['seconds']:.0f} s). Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
         "",
-        "Ratios compare two things measured side by side in this run; absolute times depend on the load of the machine.",
+        "Ratios compare two things measured side by side in this run; absolute times depend on the load of the machine. "
+        "\"Ultralytics predict\" is `YOLO(pt).predict(image, imgsz=...)` as users call it: Ultralytics sets PyTorch to "
+        "cores - 1 threads on a CPU (1 here), so the latency section also shows it with PyTorch on every core; "
+        "ONNX Runtime uses every core (at most 4).",
         "",
         "| section | figure | value | compared with | ratio | goal | re-run |",
         "|---|---|---|---|---|---|---|",

@@ -19,6 +19,16 @@ def _row(name: str, ts: list[float]) -> dict:
             "p95_ms": float(np.percentile(a, 95)), "fps": float(1e3 / a.mean()) if len(a) else 0.0}
 
 
+SETTLE_S = 0.02  # (s) pause after each PyTorch call, untimed
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def bench_latency(
     pt_path: str | os.PathLike | None,
     onnx_fp32: str | os.PathLike,
@@ -55,11 +65,23 @@ def bench_latency(
         from handdet.core.runtime import prepare_ultralytics
 
         prepare_ultralytics()
+        import torch
         from ultralytics import YOLO
+        from ultralytics.utils import NUM_THREADS
 
         model = YOLO(str(pt_path), task="detect")
-        runs.append(("ultralytics predict (.pt)",
-                     lambda f: model.predict(f, imgsz=imgsz, verbose=False, device="cpu"), frames))
+        cores = _cores()
+
+        def ultralytics(threads: int) -> Callable:
+            def run(f):
+                torch.set_num_threads(threads)
+                return model.predict(f, imgsz=imgsz, verbose=False, device="cpu")
+            return run
+
+        # Ultralytics' own choice sets PyTorch to NUM_THREADS (cores - 1, at most 8); also shown with every core.
+        runs.append(("ultralytics predict (.pt)", ultralytics(NUM_THREADS), frames))
+        if cores != NUM_THREADS:
+            runs.append((f"ultralytics predict (.pt), torch on all {cores} cores", ultralytics(cores), frames))
     for tag, path in [("fp32", onnx_fp32)] + ([("int8", onnx_int8)] if onnx_int8 else []):
         p = OnnxPredictor(path, PredictorSettings())
         runs.append((f"handdet onnx {tag}", p, frames))
@@ -72,10 +94,14 @@ def bench_latency(
     times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeat):
         for i in range(len(frames)):
-            for k, (_, fn, items) in enumerate(runs):
+            for k, (name, fn, items) in enumerate(runs):
                 t = time.perf_counter()
                 fn(items[i])
                 times[k].append(time.perf_counter() - t)
+                if name.startswith("ultralytics"):
+                    # PyTorch's OpenMP workers busy-wait after a call; let them sleep before the next
+                    # runtime is timed, or it pays for their spinning.
+                    time.sleep(SETTLE_S)
     rows = [_row(name, ts) for (name, _, _), ts in zip(runs, times, strict=True)]
     if rows and rows[0]["runtime"].startswith("ultralytics"):
         base = rows[0]["p50_ms"]
