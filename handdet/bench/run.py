@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SECTIONS = ("latency", "webcam", "eval", "convert", "train", "memory")
+from handdet.core.errors import HanddetError
+
+SECTIONS = ("latency", "webcam", "mediapipe", "eval", "convert", "train", "memory")
 
 
 @dataclass
@@ -124,6 +126,51 @@ def bench_webcam_rows(ctx: Context) -> list[Row]:
     return rows
 
 
+def bench_mediapipe_rows(ctx: Context) -> list[Row]:
+    from handdet.bench.vs_mediapipe import compare_with_mediapipe
+    from handdet.core.paths import PROJECT_ROOT, data_dir
+    from handdet.train.config import load_train_config
+    from handdet.train.dataset import prepare_data
+
+    rerun = _rerun("mediapipe")
+    if not (data_dir() / "subhi-hands-voc").is_dir():
+        return [Row("mediapipe", "handdet vs MediaPipe Hands", "not measured", "", "", "",
+                    f"{rerun} (needs subhi-hands-voc in the data folder)")]
+    from handdet.core.paths import SHIPPED_PT
+    from handdet.infer.loop import default_weights
+
+    if ctx.pt.resolve() == SHIPPED_PT.resolve():
+        model = default_weights()  # exactly what `handdet webcam` runs
+    else:
+        fp32, int8 = ctx.models(320)
+        model = int8 if _default_tag(ctx, 320) == "int8" else fp32
+    tag = "int8" if model.stem.endswith("-int8") else "fp32"
+    # The shipped model's own split: these sequences were held apart from its training.
+    data = prepare_data(load_train_config(PROJECT_ROOT / "configs" / "handdet-n.yaml").data, log=lambda *a: None)
+    try:
+        r = compare_with_mediapipe(model, data, ctx.work, video=ctx.video)
+    except HanddetError as e:
+        return [Row("mediapipe", "handdet vs MediaPipe Hands", "not measured", "", "", "", f"{rerun} ({e})")]
+    h, m = r["handdet"], r["mediapipe"]
+    where = f"{r['images']} val photos of held-apart sequences ({r['negatives']} hand-free)"
+    them = f"MediaPipe Hands {m['version']} (box: landmarks + {m['margin']:.0%})"
+    return [
+        Row("mediapipe", f"AP50 / AP50-95, {model.name} ({tag}), {where}", f"{h['ap50']:.3f} / {h['ap50_95']:.3f}",
+            f"{them}: {m['ap50']:.3f} / {m['ap50_95']:.3f}", f"{h['ap50'] - m['ap50']:+.3f} AP50",
+            "beat MediaPipe", rerun),
+        Row("mediapipe", "precision / recall / false detections per 100 hand-free photos, each at its defaults",
+            f"{h['precision']:.3f} / {h['recall']:.3f} / {h['fp_per_100_negatives']:.1f}",
+            f"MediaPipe: {m['precision']:.3f} / {m['recall']:.3f} / {m['fp_per_100_negatives']:.1f}", "",
+            "<= 1 false detection per 100", rerun),
+        Row("mediapipe", "latency per photo (p50), each on its own photos pipeline", f"{h['latency_p50_ms']:.1f} ms",
+            f"MediaPipe static-image mode {m['latency_p50_ms']:.1f} ms",
+            f"{m['latency_p50_ms'] / h['latency_p50_ms']:.2f}x faster", "faster than MediaPipe", rerun),
+    ] + ([Row("mediapipe", "640x480 video, 150 frames: handdet predictor vs MediaPipe in tracking mode",
+              f"{r['video_fps']['handdet']:.1f} FPS", f"MediaPipe {r['video_fps']['mediapipe_tracking']:.1f} FPS",
+              f"{r['video_fps']['handdet'] / r['video_fps']['mediapipe_tracking']:.2f}x", "", rerun)]
+         if r.get("video_fps") else [])
+
+
 def bench_eval_rows(ctx: Context) -> list[Row]:
     from handdet.eval.bench import bench_vs_pycocotools
 
@@ -187,6 +234,7 @@ def bench_memory_rows(ctx: Context) -> list[Row]:
 RUNNERS: dict[str, Callable[[Context], list[Row]]] = {
     "latency": bench_latency_rows,
     "webcam": bench_webcam_rows,
+    "mediapipe": bench_mediapipe_rows,
     "eval": bench_eval_rows,
     "convert": bench_convert_rows,
     "train": bench_train_rows,
@@ -300,7 +348,8 @@ def run_bench(only: list[str] | None = None, out: Path = Path("bench/results.md"
         log(f"bench: {s} ...")
         new = RUNNERS[s](ctx)
         for r in new:
-            log(f"  {r.figure}: {r.value}" + (f" | vs {r.compared_with}: {r.ratio}" if r.ratio else ""))
+            vs = f" | vs {r.compared_with}" if r.compared_with else ""
+            log(f"  {r.figure}: {r.value}{vs}" + (f": {r.ratio}" if r.ratio else ""))
         rows += new
     meta = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu_name(), "cores": os.cpu_count(),
             "versions": versions(), "seconds": time.perf_counter() - t0, "model": str(ctx.pt)}
