@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -30,6 +31,7 @@ STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp
 STALE_TIMEOUT_S = 5.0  # (s) a live source that delivers no frame for this long has dropped
 READ_AHEAD = 4  # (frames) decoded ahead of the consumer for files: enough to hide decode jitter, little memory
 _END = object()
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -163,8 +165,8 @@ class VideoFile(FrameSource):
         self.cap.release()
 
 
-def read_ahead(produce: Callable[[], Iterator[Frame]], depth: int = READ_AHEAD) -> Iterator[Frame]:
-    """Iterate `produce()` on a background thread, up to `depth` frames ahead, none dropped.
+def read_ahead(produce: Callable[[], Iterator[T]], depth: int = READ_AHEAD) -> Iterator[T]:
+    """Iterate `produce()` on a background thread, up to `depth` items (frames) ahead, none dropped.
 
     OpenCV releases the GIL while it decodes, so the next frames decode while the consumer runs the
     model. An error in the producer (an unreadable image) is raised in the consumer at that frame.

@@ -126,3 +126,17 @@ def test_several_weights_side_by_side(tmp_path, coco_weights, coco_model, real_p
     assert (out / "comparison.md").is_file()
     for sub in ("yolov8n-coco.pt", "copy.pt"):
         assert (out / sub / "metrics.json").is_file() and (out / sub / "report.md").is_file()
+
+
+def test_an_image_that_breaks_during_prediction_is_named(hand_split):
+    """Images are decoded on a second thread; its error still reaches the caller, naming the file."""
+    from handdet.core.detections import Detections
+    from handdet.core.errors import DataError
+    from handdet.eval.run import load_split, predict_split
+
+    truth = load_split(hand_split)
+    truth.images[2].write_bytes(b"no longer a jpeg")
+    seen = []
+    with pytest.raises(DataError, match=f"{truth.images[2].name}: cannot read image"):
+        predict_split(lambda img: seen.append(img.shape) or Detections.empty(), truth, progress=False)
+    assert seen == [(96, 128, 3)] * 2  # the images before it were predicted, in order
