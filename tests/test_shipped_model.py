@@ -57,6 +57,41 @@ def test_few_false_alarms_on_hand_free_photos_at_the_default_confidence(val_yaml
     assert false / len(negatives) * 100 <= 1.0  # the goal: at most 1 false detection per 100 hand-free photos
 
 
+# Real hand-free photos from other sources, shipped inside scikit-image and matplotlib: a cat, coffee, a rocket,
+# motorcycles, a horse, bricks, grass, gravel, coins, the moon, a galaxy field, text pages, microscopy, a retina.
+SKIMAGE_HAND_FREE = ("brick.png", "chelsea.png", "clock_motion.png", "coffee.png", "coins.png", "color.png",
+                     "grass.png", "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png", "logo.png",
+                     "moon.png", "motorcycle_left.png", "motorcycle_right.png", "page.png", "retina.jpg",
+                     "rocket.jpg", "text.png")
+
+
+def hand_free_photos_from_other_sources() -> list:
+    from pathlib import Path
+
+    import matplotlib
+    import skimage
+
+    folder = Path(skimage.__file__).parent / "data"
+    return [folder / n for n in SKIMAGE_HAND_FREE] + [
+        Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"]
+
+
+@pytest.mark.parametrize("which", ["pt", "webcam default"])
+def test_false_detections_on_hand_free_photos_from_other_sources(which):
+    """A regression guard on 20 photos unlike the training data, at the default confidence.
+
+    Measured: the INT8 model the webcam runs makes none; the FP32 model makes one, on the black
+    silhouette of horse.png (0.53). Twenty photos cannot show the goal of <= 1 per 100; this keeps
+    the model from getting worse.
+    """
+    from handdet.infer.loop import default_weights
+    from handdet.infer.predictor import load_predictor
+
+    p = load_predictor(SHIPPED_PT if which == "pt" else default_weights())
+    found = {f.name: len(p(cv2.imread(str(f), cv2.IMREAD_COLOR))) for f in hand_free_photos_from_other_sources()}
+    assert len(found) == 20 and sum(found.values()) <= 1, {k: v for k, v in found.items() if v}
+
+
 @pytest.mark.skipif(not SHIPPED_ONNX.is_file(), reason="weights/handdet-n.onnx not exported yet")
 def test_onnx_matches_pytorch_and_names_its_source(val_yaml):
     from handdet.data.yolo_dataset import read_data_yaml
