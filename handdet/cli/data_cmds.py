@@ -66,7 +66,7 @@ def convert_cmd(
     decode: bool = typer.Option(True, "--decode/--no-decode", help="Decode every image fully (finds truncated files)."),
     scheme: ClassScheme = typer.Option(ClassScheme.HAND, "--scheme",
                                        help="Classes without --classes: hand (one class) or sides (left_hand/right_hand; "
-                                            "coco-wholebody, egohands, hagrid)."),
+                                            "coco-wholebody, egohands, hagrid, voc with <handside>)."),
 ) -> None:
     """Convert a hand dataset to YOLO (validated, group-split, atomic)."""
     from handdet.data.convert import convert, problem_table

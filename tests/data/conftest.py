@@ -22,13 +22,15 @@ def make_image(path: Path, wh: tuple[int, int] = (64, 48), fmt: str = ".jpg", se
 
 
 def voc_text(filename: str, wh: tuple[int, int] | None, objects: list[dict]) -> str:
-    """VOC XML; each object dict has name, box (4 values written verbatim), optional difficult."""
+    """VOC XML; each object dict has name, box (4 values written verbatim), optional difficult and
+    `extra` tags (e.g. 100DOH's handside)."""
     size = f"<size><width>{wh[0]}</width><height>{wh[1]}</height><depth>3</depth></size>" if wh else ""
     objs = ""
     for o in objects:
         tags = "".join(f"<{t}>{v}</{t}>" for t, v in zip(("xmin", "ymin", "xmax", "ymax"), o["box"], strict=True)
                        if v is not None)
-        objs += (f"<object><name>{o['name']}</name><difficult>{o.get('difficult', 0)}</difficult>"
+        extra = "".join(f"<{t}>{v}</{t}>" for t, v in o.get("extra", {}).items())
+        objs += (f"<object><name>{o['name']}</name><difficult>{o.get('difficult', 0)}</difficult>{extra}"
                  f"<bndbox>{tags}</bndbox></object>")
     return f"<annotation><filename>{filename}</filename>{size}{objs}</annotation>"
 

@@ -54,8 +54,9 @@ def test_convert_scheme_sides(build, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["convert", "voc", "{tmp}/voc", "{tmp}/o", "--scheme", "sides"],
-         "--scheme sides: format 'voc' has no left/right hand labels (formats with sides: coco-wholebody, egohands, hagrid)"),
+        (["convert", "labelme", "{tmp}/voc", "{tmp}/o", "--scheme", "sides"],
+         "--scheme sides: format 'labelme' has no left/right hand labels "
+         "(formats with sides: voc, coco-wholebody, egohands, hagrid)"),
         (["convert", "nope", "{tmp}/voc", "{tmp}/o"],
          "(known: voc, yolo, coco, coco-wholebody, egohands, oxford, hagrid, labelme)"),
         (["convert", "coco", "{tmp}/voc", "{tmp}/o"], "no COCO .json files found"),

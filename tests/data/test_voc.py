@@ -124,3 +124,52 @@ def test_no_dataset_is_a_data_error(tmp_path, setup):
         (tmp_path / "src").mkdir()
     with pytest.raises(DataError, match="src"):
         list(read_voc(tmp_path / "src"))
+
+
+def _devkit_100doh(build, root):
+    """100DOH's VOCdevkit layout: Annotations/, JPEGImages/, ImageSets/Main/{train,val,test}.txt; hands with
+    <handside> (0 left, 1 right), one without, and the touched object's box."""
+    voc = root / "VOCdevkit2007_handobj_100K" / "VOC2007"
+    ann, imgs, sets = voc / "Annotations", voc / "JPEGImages", voc / "ImageSets" / "Main"
+    for d in (ann, imgs, sets):
+        d.mkdir(parents=True)
+    split_of = {"f0": "train", "f1": "train", "f2": "val", "f3": "test"}
+    for i, stem in enumerate(split_of):
+        build.make_image(imgs / f"{stem}.jpg", (200, 100), seed=i)
+        objects = [
+            {"name": "hand", "box": (10, 10, 50, 60), "extra": {"handside": 0, "contactstate": 3}},
+            {"name": "hand", "box": (120, 20, 180, 90), "extra": {"handside": 1, "contactstate": 0}},
+            {"name": "targetobject", "box": (40, 30, 90, 80)},
+        ] + ([{"name": "hand", "box": (60, 5, 80, 25)}] if stem == "f3" else [])
+        (ann / f"{stem}.xml").write_text(build.voc_text(f"{stem}.jpg", (200, 100), objects))
+    for split in ("train", "val", "test"):
+        (sets / f"{split}.txt").write_text("".join(f"{s}\n" for s, sp in split_of.items() if sp == split))
+    return voc, split_of
+
+
+def test_vocdevkit_layout_images_and_official_splits(build, tmp_path):
+    voc, split_of = _devkit_100doh(build, tmp_path)
+    items = list(read_voc(voc))
+    assert not [i for i in items if isinstance(i, Problem)]  # every JPEGImages photo found and used
+    recs = {r.image_path.stem: r for r in items}
+    assert recs["f0"].image_path == voc / "JPEGImages" / "f0.jpg"
+    assert {k: r.source_split for k, r in recs.items()} == split_of
+    assert recs["f3"].labels == ("hand", "hand", "targetobject", "hand")
+
+    rep = convert("voc", voc, tmp_path / "out", class_map="hand=hand,targetobject=-", keep_splits=True,
+                  progress=False)
+    from handdet.data.yolo_dataset import read_data_yaml
+
+    info = read_data_yaml(rep.data_yaml)
+    assert {k: sorted(p.stem for p in v) for k, v in info.splits.items() if v} == {
+        "train": ["f0", "f1"], "val": ["f2"], "test": ["f3"]}
+
+
+def test_handside_gives_left_and_right_hands(build, tmp_path):
+    voc, _ = _devkit_100doh(build, tmp_path)
+    rec = next(r for r in read_voc(voc, sides=True) if r.image_path.stem == "f3")
+    assert rec.labels == ("left_hand", "right_hand", "targetobject", "hand")  # the last hand has no side
+    rep = convert("voc", voc, tmp_path / "out", scheme="sides", progress=False, ratios={"train": 1.0})
+    assert rep.names == ["left_hand", "right_hand"]
+    label = (tmp_path / "out" / "labels" / "train" / "f3.txt").read_text().split("\n")
+    assert [line.split()[0] for line in label if line] == ["0", "1"]  # side-less hand and object: dropped
