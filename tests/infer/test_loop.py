@@ -249,3 +249,33 @@ def test_default_weights_fall_back_to_fp32_when_the_int8_file_is_missing(shipped
     write('{"int8": {"recommended": "int8"}}')
     (folder / "handdet-n-int8.onnx").unlink()
     assert default_weights() == folder / "handdet-n.onnx"
+
+
+def test_window_keys_snapshot_then_quit(tmp_path, monkeypatch):
+    """The window's keys without a display: OpenCV's GUI calls are replaced, the loop's handling is real."""
+    from handdet.infer import loop
+
+    keys = iter([-1, ord("s"), -1, ord("q"), -1])
+    shown = []
+    monkeypatch.setattr(loop.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(loop.cv2, "imshow", lambda title, image: shown.append(image.copy()))
+    monkeypatch.setattr(loop.cv2, "waitKey", lambda ms: next(keys))
+    monkeypatch.setattr(loop.cv2, "destroyWindow", lambda *a: None)
+    window = loop.Window("t", snapshot_dir=tmp_path)
+    s = run_loop(ListSource(10), box_detector, Annotator({0: "hand"}), window=window)
+    assert s.stopped == "quit key" and s.stats.frames == 4 and len(shown) == 4
+    (snap,) = window.snapshots
+    assert snap.parent == tmp_path and snap.suffix == ".jpg"
+    saved = cv2.imread(str(snap))
+    assert saved is not None and saved.shape == shown[1].shape  # the frame on screen when s was pressed
+
+
+def test_escape_also_quits(monkeypatch):
+    from handdet.infer import loop
+
+    monkeypatch.setattr(loop.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(loop.cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(loop.cv2, "waitKey", lambda ms: 27)
+    monkeypatch.setattr(loop.cv2, "destroyWindow", lambda *a: None)
+    s = run_loop(ListSource(5), box_detector, Annotator({0: "hand"}), window=loop.Window("t"))
+    assert s.stopped == "quit key" and s.stats.frames == 1
