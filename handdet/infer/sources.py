@@ -175,26 +175,25 @@ def read_ahead(produce: Callable[[], Iterator[T]], depth: int = READ_AHEAD) -> I
     q: queue.Queue = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
+    def put(item: object) -> bool:
+        """Queue `item`, waiting for room; False once the consumer has gone."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def worker() -> None:
         try:
             for frame in produce():
-                while not stop.is_set():
-                    try:
-                        q.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(frame):
                     return
             item: object = _END
         except BaseException as e:  # handed to the consumer, raised there
             item = e
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put(item)
 
     thread = threading.Thread(target=worker, name="handdet-read-ahead", daemon=True)
     thread.start()

@@ -12,32 +12,27 @@ import pytest
 IMGSZ = 320  # small enough to keep the session fast on 2 cores
 
 
-@pytest.fixture(scope="session")
-def coco_onnx(coco_weights, tmp_path_factory) -> Path:
-    """The COCO YOLOv8n exported by plain Ultralytics at 320 px (only Ultralytics' own metadata)."""
+def _export_coco(coco_weights: Path, folder: Path, **kwargs) -> Path:
     from handdet.core.runtime import prepare_ultralytics
 
     prepare_ultralytics()
     from ultralytics import YOLO
 
-    d = tmp_path_factory.mktemp("coco_onnx")
-    pt = d / "yolov8n-coco.pt"
+    pt = folder / "yolov8n-coco.pt"
     shutil.copy2(coco_weights, pt)
-    return Path(YOLO(str(pt)).export(format="onnx", imgsz=IMGSZ, simplify=True, verbose=False))
+    return Path(YOLO(str(pt)).export(format="onnx", imgsz=IMGSZ, simplify=True, verbose=False, **kwargs))
+
+
+@pytest.fixture(scope="session")
+def coco_onnx(coco_weights, tmp_path_factory) -> Path:
+    """The COCO YOLOv8n exported by plain Ultralytics at 320 px (only Ultralytics' own metadata)."""
+    return _export_coco(coco_weights, tmp_path_factory.mktemp("coco_onnx"))
 
 
 @pytest.fixture(scope="session")
 def coco_onnx_dynamic(coco_weights, tmp_path_factory) -> Path:
     """The same model exported with dynamic height and width (run at the smallest rectangle)."""
-    from handdet.core.runtime import prepare_ultralytics
-
-    prepare_ultralytics()
-    from ultralytics import YOLO
-
-    d = tmp_path_factory.mktemp("coco_onnx_dynamic")
-    pt = d / "yolov8n-coco.pt"
-    shutil.copy2(coco_weights, pt)
-    return Path(YOLO(str(pt)).export(format="onnx", imgsz=IMGSZ, dynamic=True, simplify=True, verbose=False))
+    return _export_coco(coco_weights, tmp_path_factory.mktemp("coco_onnx_dynamic"), dynamic=True)
 
 
 @pytest.fixture(scope="session")
