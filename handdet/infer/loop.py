@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -178,10 +178,12 @@ class LoopSummary:
     stats: LoopStats
     stopped: str  # "end of source", "max frames", "quit key", "interrupted"
     dropped: int = 0
+    model: str = ""  # which model ran, e.g. "handdet-n-int8.onnx (onnx, 320 px)"
 
     def line(self, prefix: str = "handdet") -> str:
         extra = f", {self.dropped} stale frames dropped" if self.dropped else ""
-        return f"{prefix}: {self.stats.line()}{extra} (stopped: {self.stopped})"
+        model = f"{self.model}: " if self.model else ""
+        return f"{prefix}: {model}{self.stats.line()}{extra} (stopped: {self.stopped})"
 
 
 def run_loop(
@@ -360,4 +362,5 @@ def run_source(
                 bar.close()
     if save_json:
         write_predictions(save_json, records)
-    return summary
+    model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px)"
+    return replace(summary, model=model)

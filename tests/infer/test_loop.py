@@ -52,6 +52,7 @@ def test_webcam_max_frames(coco_onnx, clip_video, capsys):
                  "--max-frames", "5"]) == 0
     line = capsys.readouterr().out
     assert "5 frames" in line and "stopped: max frames" in line
+    assert f"handdet webcam: {coco_onnx.name} (onnx, 320 px): 5 frames" in line  # says which model ran
 
 
 def test_predict_folder_writes_images_and_json(coco_onnx, real_images, tmp_path, capsys):
