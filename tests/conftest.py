@@ -84,29 +84,28 @@ def no_network(monkeypatch):
     yield
 
 
+def _present(p: Path, what: str = "") -> Path:
+    """`p`, or skip the test that needs it when it is not there."""
+    if not p.exists():
+        pytest.skip(f"{p} not present{what}")
+    return p
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} not present (the project's shared data folder)")
-    return SHARED
+    return _present(SHARED, " (the project's shared data folder)")
 
 
 @pytest.fixture(scope="session")
 def subhi_voc(shared_dir) -> Path:
     """The real SubhiH hands dataset in Pascal VOC (train/ and test/ folders of jpg + xml)."""
-    p = shared_dir / "data" / "subhi-hands-voc"
-    if not p.is_dir():
-        pytest.skip(f"{p} not present")
-    return p
+    return _present(shared_dir / "data" / "subhi-hands-voc")
 
 
 @pytest.fixture(scope="session")
 def coco_weights(shared_dir) -> Path:
     """The COCO-pretrained YOLOv8n checkpoint (80 classes; class 0 is person)."""
-    p = shared_dir / "weights" / "yolov8n-coco.pt"
-    if not p.is_file():
-        pytest.skip(f"{p} not present")
-    return p
+    return _present(shared_dir / "weights" / "yolov8n-coco.pt")
 
 
 @pytest.fixture(scope="session")

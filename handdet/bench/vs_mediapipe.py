@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from handdet.core.detections import Detections
-from handdet.core.errors import HanddetError
+from handdet.core.errors import HanddetError, one_line
 
 MEDIAPIPE_REQUIREMENTS = ("mediapipe==0.10.21", "numpy<2")  # the Hands solution, models inside the wheel
 MARGINS = (0.0, 0.1, 0.2, 0.3)  # (fraction of the landmark extent per side) box margins tried for MediaPipe
@@ -44,9 +44,8 @@ def mediapipe_python(venv: Path, log=print) -> Path:
     for cmd in steps:
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
-            tail = " ".join((r.stderr or r.stdout).split())[-200:]
             raise HanddetError(f"{venv}: cannot install {MEDIAPIPE_REQUIREMENTS[0]} for the comparison "
-                               f"(pip needs PyPI once): {tail}")
+                               f"(pip needs PyPI once): {one_line(r.stderr or r.stdout, 200, tail=True)}")
     return py
 
 
@@ -98,7 +97,7 @@ def compare_with_mediapipe(weights: str | os.PathLike, data_yaml: str | os.PathL
     log(f"bench: MediaPipe Hands on {len(truth.images)} photos ...")
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise HanddetError(f"{SCRIPT.name}: MediaPipe run failed: {' '.join(r.stderr.split())[-300:]}")
+        raise HanddetError(f"{SCRIPT.name}: MediaPipe run failed: {one_line(r.stderr, 300, tail=True)}")
     mp = json.loads(out_json.read_text())
     rows = mp["images"]
     if [Path(x["path"]).stem for x in rows] != truth.stems:

@@ -19,3 +19,10 @@ class WeightsError(HanddetError):
 
 class SourceError(HanddetError):
     """A camera, video, image or stream cannot be opened."""
+
+
+def one_line(text: object, limit: int = 200, tail: bool = False) -> str:
+    """`text` (an exception, a tool's output) with its whitespace collapsed, cut to its first (or, with
+    `tail`, last) `limit` characters: the reason part of a one-line error."""
+    flat = " ".join(str(text).split())
+    return flat[-limit:] if tail else flat[:limit]

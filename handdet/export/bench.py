@@ -22,13 +22,6 @@ def _row(name: str, ts: list[float]) -> dict:
 SETTLE_S = 0.02  # (s) pause after each PyTorch call, untimed
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def bench_latency(
     pt_path: str | os.PathLike | None,
     onnx_fp32: str | os.PathLike,
@@ -54,7 +47,7 @@ def bench_latency(
     """
     import cv2
 
-    from handdet.infer.onnx_predictor import OnnxPredictor
+    from handdet.infer.onnx_predictor import OnnxPredictor, usable_cores
     from handdet.infer.predictor import PredictorSettings
 
     frames = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in images]
@@ -70,7 +63,7 @@ def bench_latency(
         from ultralytics.utils import NUM_THREADS
 
         model = YOLO(str(pt_path), task="detect")
-        cores = _cores()
+        cores = usable_cores()
 
         def ultralytics(threads: int) -> Callable:
             def run(f):

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from handdet.core.errors import ConfigError, DataError, HanddetError, WeightsError
+from handdet.core.errors import ConfigError, DataError, HanddetError, WeightsError, one_line
 from handdet.export.parity import EVAL_CONF, ImageSet, ParityReport, default_images, load_images
 
 DEFAULT_IMGSZ = 320  # (int) export size: real time on a CPU, and what `handdet webcam` runs at
@@ -72,7 +72,7 @@ class ExportResult:
 
 
 def _one_line(e: BaseException, limit: int = 200) -> str:
-    return " ".join(f"{type(e).__name__}: {e}".split())[:limit]
+    return one_line(f"{type(e).__name__}: {e}", limit)
 
 
 def _load_yolo(pt: Path, shown: Path):

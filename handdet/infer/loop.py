@@ -139,10 +139,6 @@ class BackgroundSink:
         self.sink.close(ok and not failed)
         self._raise()
 
-    @property
-    def frames(self) -> int:
-        return self.sink.frames
-
 
 class Window:
     """An OpenCV window: `show(image)` returns False once the user pressed q or Esc; s saves a snapshot."""

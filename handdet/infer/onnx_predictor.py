@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from handdet.core.detections import Detections
-from handdet.core.errors import ConfigError, WeightsError
+from handdet.core.errors import ConfigError, WeightsError, one_line
 from handdet.export.metadata import ModelMetadata, session_metadata
 from handdet.infer.postprocess import decode_yolo
 from handdet.infer.predictor import (
@@ -30,13 +30,17 @@ from handdet.infer.preprocess import Letterboxer, LetterboxParams, boxes_to_orig
 MAX_THREADS = 4  # (int) cap on intra-op threads; small models stop scaling beyond ~4 cores
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS says, else all)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def default_threads() -> int:
     """Intra-op threads for a CPU session: the cores this process may use, at most `MAX_THREADS`."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return max(1, min(n, MAX_THREADS))
+    return min(usable_cores(), MAX_THREADS)
 
 
 def _providers(device: str) -> list[str]:
@@ -74,7 +78,7 @@ def open_session(path: str | os.PathLike, device: str = "cpu", threads: int | No
     try:
         return ort.InferenceSession(str(path), sess_options=so, providers=providers)
     except Exception as e:
-        reason = " ".join(str(e).split())[:160]
+        reason = one_line(e, 160)
         raise WeightsError(
             f"{path}: not a loadable ONNX model, the file may be truncated or corrupt "
             f"(re-export it with `handdet export`): {reason}"

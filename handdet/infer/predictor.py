@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from handdet.core.detections import Detections
-from handdet.core.errors import ConfigError, WeightsError
+from handdet.core.errors import ConfigError, WeightsError, one_line
 
 DEFAULT_CONF = 0.5  # (float) default confidence of `handdet predict`: at 0.25 the shipped model makes 1.2 false
 # detections per 100 hand-free photos, at 0.5 none, with the same recall (see weights/README.md)
@@ -96,7 +96,7 @@ class TorchPredictor:
         try:
             self.model = YOLO(str(self.weights), task="detect")
         except Exception as e:
-            msg = " ".join(str(e).split())[:200]
+            msg = one_line(e)
             raise WeightsError(
                 f"{self.weights}: not loadable as YOLO weights, the file may be truncated or not a "
                 f"checkpoint ({type(e).__name__}: {msg})"

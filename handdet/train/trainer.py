@@ -144,7 +144,7 @@ def _restart(run_dir: Path, resolved: dict, broken: list[Path], log) -> TrainRes
     saved = dict(resolved)
     data_yaml = saved.pop("data_yaml", None)
     if data_yaml:
-        saved["data"] = {**saved.get("data", {}), "source": data_yaml, "format": "yolo"}
+        saved["data"] = {**saved.get("data", {}), "source": data_yaml}
     saved.update(project=str(run_dir.parent), name=run_dir.name)
     cfg = from_dict(TrainConfig, saved, source=str(run_dir / "handdet.yaml"))
     for stale in [*broken, run_dir / "results.csv"]:  # an epoch that never finished: nothing to keep

@@ -10,10 +10,11 @@ def test_bench_latency_rows(exported, coco_weights, assets_dir):
                          [assets_dir / "zidane.jpg", assets_dir / "bus.jpg"], imgsz=320, repeat=1)
     from ultralytics.utils import NUM_THREADS
 
-    from handdet.export.bench import _cores
+    from handdet.infer.onnx_predictor import usable_cores
 
     names = [r["runtime"] for r in rows]
-    all_cores = [] if _cores() == NUM_THREADS else [f"ultralytics predict (.pt), torch on all {_cores()} cores"]
+    cores = usable_cores()
+    all_cores = [] if cores == NUM_THREADS else [f"ultralytics predict (.pt), torch on all {cores} cores"]
     assert names == ["ultralytics predict (.pt)", *all_cores, "handdet onnx fp32", "bare session.run fp32",
                      "handdet onnx int8", "bare session.run int8"]
     for r in rows:
