@@ -46,7 +46,7 @@ class ClassScheme(str, Enum):
 @app.command("convert")
 def convert_cmd(
     fmt: str = typer.Argument(..., metavar="FORMAT",
-                              help="Source format: voc, yolo, coco, coco-wholebody, egohands, oxford, hagrid, labelme."),
+                              help="Source format: voc, yolo, coco, coco-wholebody, egohands, oxford, hagrid, labelme, images (hand-free photos)."),
     src: Path = typer.Argument(..., help="Source dataset folder (or data.yaml for yolo, a .json for coco)."),
     out: Path = typer.Argument(..., help="Output YOLO dataset folder."),
     classes: str = typer.Option(None, "--classes",

@@ -10,6 +10,36 @@ from handdet.core.config import deep_update, from_dict, load_yaml, parse_overrid
 
 
 @dataclass
+class SourceConfig:
+    """One source of a multi-source dataset: a hand dataset, or a folder of hand-free photos."""
+
+    source: str  # folder name in the data dir (e.g. asl-letters, hand-free/camvid-streets) or a path
+    format: str = "yolo"  # reader of the source: voc, yolo, coco, ..., or images (hand-free photos, no labels)
+    name: str | None = None  # name in the manifest and the per-source tables; None: `source`
+    group: str | None = None  # regex on file stems: one group (video, sequence, photo) never spans two splits
+    split: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.2})  # fractions; {test: 1}: testing only
+    weight: float = 1.0  # training copies of each image: 0.5 keeps half of them, 2 shows each twice
+    negatives: float = 0.0  # share of hand photos that also give a hand-free crop of their own scene
+
+    def __post_init__(self) -> None:
+        if not self.weight > 0:
+            raise ValueError(f"source {self.source}: weight must be > 0, got {self.weight}")
+        if not 0 <= self.negatives <= 1:
+            raise ValueError(f"source {self.source}: negatives must be a fraction in [0, 1], got {self.negatives}")
+        bad = sorted(set(self.split) - {"train", "val", "test"})
+        if bad:
+            raise ValueError(f"source {self.source}: unknown split '{bad[0]}' (use train, val, test)")
+        if any(not isinstance(v, (int, float)) or v < 0 for v in self.split.values()) or not any(
+                v > 0 for v in self.split.values()):
+            raise ValueError(f"source {self.source}: split fractions must be >= 0 with one > 0, got {self.split}")
+
+    @property
+    def label(self) -> str:
+        """The source's name in manifests and tables."""
+        return self.name or self.source.rstrip("/")
+
+
+@dataclass
 class DataConfig:
     """Which dataset to train on and how to split it."""
 
@@ -22,6 +52,8 @@ class DataConfig:
     download: bool = True  # download the default dataset from its public source when it is not local
     fallback: str | None = "synth"  # dataset used when `source` can be neither found nor downloaded
     synth_images: int = 300  # size of the synthetic dataset when it is used
+    sources: list[SourceConfig] = field(default_factory=list)  # several sources in one dataset (then `source`,
+    # `format`, `group`, `split` and `negatives` above are unused): every image remembers its source
 
 
 @dataclass

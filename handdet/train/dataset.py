@@ -29,9 +29,12 @@ def prepare_data(cfg: DataConfig, data_root: str | Path | None = None, log=print
     """Return a `data.yaml` for `cfg`, converting the source into the build folder when needed.
 
     A YAML file (or a folder with `data.yaml`) is used as it is. Any other source is converted
-    once per settings into `build/datasets/<name>-<hash>` and reused afterwards.
+    once per settings into `build/datasets/<name>-<hash>` and reused afterwards; `cfg.sources`
+    (several sources) builds one dataset with a manifest (`handdet.data.multisource`).
     """
     root = data_dir(data_root)
+    if cfg.sources:
+        return _multisource(cfg, root, log)
     src: Path | None
     if cfg.source == "synth":
         src = _synth(cfg)
@@ -63,6 +66,30 @@ def prepare_data(cfg: DataConfig, data_root: str | Path | None = None, log=print
     report = convert(cfg.format, src, out, ratios=dict(cfg.split), seed=cfg.seed, group=cfg.group,
                      negatives=cfg.negatives)
     return Path(report.data_yaml)
+
+
+MULTISOURCE_LAYOUT = 1  # (int) bump when build_multisource writes differently, so cached datasets are rebuilt
+
+
+def _multisource(cfg: DataConfig, root: Path, log) -> Path:
+    """The multi-source dataset of `cfg.sources`, built once per settings into build/datasets/multi-<hash>."""
+    from handdet.core.config import to_dict
+    from handdet.data.multisource import build_multisource, find_source
+
+    for sc in cfg.sources:  # the default dataset can still be downloaded when it is missing
+        if sc.source == "subhi-hands-voc" and find_source(sc.source, root) is None and cfg.download:
+            from handdet.data.download import ensure_subhi
+
+            ensure_subhi(root)
+    blob = json.dumps({"sources": to_dict(cfg.sources), "seed": cfg.seed, "root": str(root),
+                       "layout": MULTISOURCE_LAYOUT}, sort_keys=True)
+    out = build_dir() / "datasets" / f"multi-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
+    if (out / "data.yaml").is_file():
+        log(f"handdet: using multi-source dataset {out}")
+        return out / "data.yaml"
+    report = build_multisource(cfg.sources, out, root, seed=cfg.seed, log=log)
+    log(report.table() + report.summary_line())
+    return report.data_yaml
 
 
 def _synth(cfg: DataConfig) -> Path:

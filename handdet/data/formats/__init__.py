@@ -27,6 +27,7 @@ READERS: dict[str, str] = {
     "oxford": "handdet.data.formats.oxford:read_oxford",
     "hagrid": "handdet.data.formats.hagrid:read_hagrid",
     "labelme": "handdet.data.formats.labelme:read_labelme",
+    "images": "handdet.data.formats.images:read_images",
 }
 
 Format = Enum("Format", {name.upper().replace("-", "_"): name for name in READERS}, type=str)
