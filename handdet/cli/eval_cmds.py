@@ -3,6 +3,9 @@
     handdet eval runs/train/weights/best.pt data/hands/data.yaml --split val --out build/eval/best
     handdet eval a.pt b.onnx data/hands/data.yaml                # side-by-side table
     handdet eval --predictions preds.json data/hands/data.yaml   # any detector's output
+
+A dataset with a manifest.csv (`handdet prepare`) is also scored source by source; the table is printed
+before the summary line.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ def eval_cmd(
         "(default: the one that maximises F1). Predictions are always made at 0.001 for AP."),
     predictions: Path = typer.Option(
         None, "--predictions", help="Score this predictions JSON (handdet predict --save-json) instead of weights."),
+    conf: float = typer.Option(
+        None, "--conf", help="Confidence at which the per-source P/R/F1 and false detections of a multi-source "
+        "dataset are counted (default: the model's own, from ONNX metadata, else 0.5; 0.5 for --predictions)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or a GPU index."),
 ) -> None:
     """Evaluate detection weights on a split: AP, P/R/F1, ROC, confusion matrix, plots, error gallery."""
@@ -35,8 +41,9 @@ def eval_cmd(
     from handdet.eval import run
     from handdet.eval.report import comparison_table, summary_line
 
-    if conf_threshold is not None and not 0.0 <= conf_threshold <= 1.0:
-        raise ConfigError(f"--conf-threshold must be between 0 and 1, got {conf_threshold}")
+    for name, v in (("--conf-threshold", conf_threshold), ("--conf", conf)):
+        if v is not None and not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{name} must be between 0 and 1, got {v}")
     if predictions is not None:
         if len(paths) != 1:
             raise ConfigError("with --predictions give only DATA (the data.yaml), not weights")
@@ -44,8 +51,9 @@ def eval_cmd(
             raise ConfigError("--imgsz applies to weights; a predictions JSON is scored as it is")
         data = paths[0]
         out = out or build_dir() / "eval" / predictions.stem
-        result = run.evaluate_predictions(predictions, data, split, out, conf_threshold)
-        typer.echo(summary_line(result, out / "metrics.json"))
+        result = run.evaluate_predictions(predictions, data, split, out, conf_threshold, conf)
+        _echo_sources(result.by_source)
+        typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
     if len(paths) < 2:
         raise ConfigError("give WEIGHTS... then DATA (the data.yaml), or --predictions PREDS.json DATA")
@@ -53,11 +61,27 @@ def eval_cmd(
     weights = [resolve_weights(w) for w in weights_args]
     if len(weights) == 1:
         out = out or build_dir() / "eval" / weights[0].stem
-        result = run.evaluate_weights(weights[0], data, split, out, imgsz, conf_threshold, device)
-        typer.echo(summary_line(result, out / "metrics.json"))
+        result = run.evaluate_weights(weights[0], data, split, out, imgsz, conf_threshold, device,
+                                      default_conf=conf)
+        _echo_sources(result.by_source)
+        typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
     out = out or build_dir() / "eval" / "compare"
-    results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device)
+    results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf)
+    for label, r in results.items():
+        _echo_sources(r.by_source, label)
     typer.echo(comparison_table(results))
     best = max(results, key=lambda k: results[k].ap50_95 if results[k].ap50_95 is not None else -1.0)
-    typer.echo(f"{len(results)} weights; best ap50-95: {best}: " + summary_line(results[best], out / "comparison.md"))
+    typer.echo(f"{len(results)} weights; best ap50-95: {best}: "
+               + summary_line(results[best], out / "comparison.md", results[best].by_source))
+
+
+def _echo_sources(by_source, label: str | None = None) -> None:
+    """Print the per-source table of a multi-source dataset (nothing for a dataset without a manifest)."""
+    from handdet.eval.report import source_table
+
+    if by_source is None:
+        return
+    head = f"{label}: " if label else ""
+    typer.echo(f"{head}per source, P/R/F1 and false detections at conf {by_source.default_conf:g}:")
+    typer.echo(source_table(by_source))

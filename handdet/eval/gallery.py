@@ -1,4 +1,5 @@
-"""The error gallery: the images with the most errors, boxes drawn (green TP, red FP, orange FN)."""
+"""The error galleries, boxes drawn (green TP, red FP, orange FN): the images with the most errors, and the
+hand-free photos with the surest false detections."""
 
 from __future__ import annotations
 
@@ -47,6 +48,18 @@ def worst_images(image_errors: np.ndarray, top_k: int) -> list[int]:
     total = e[:, 1] + e[:, 2]
     order = np.lexsort((np.arange(len(e)), -e[:, 2], -total))
     return [int(i) for i in order[:top_k] if total[i] > 0]
+
+
+def worst_false_alarms(errors: Sequence[ImageErrors], top_k: int) -> list[ImageErrors]:
+    """Up to `top_k` of the entries with a false detection, the one whose surest false detection scores
+    highest first (ties: more false detections first, then the given order).
+
+    Args:
+        errors: per image, its boxes at one confidence cut-off (`Evaluator.errors`); on a hand-free
+            photo every detection is false.
+    """
+    keyed = [(-float(e.fp.confidence.max()), -len(e.fp), i) for i, e in enumerate(errors) if len(e.fp)]
+    return [errors[i] for *_, i in sorted(keyed)[:top_k]]
 
 
 def error_gallery(

@@ -1,4 +1,5 @@
-"""An `EvalResult` as files and text: metrics.json, report.md, a comparison table, the summary line."""
+"""An `EvalResult` as files and text: metrics.json, report.md, a comparison table, the per-source table,
+the summary line."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from handdet.core.atomic import write_text_atomic
+from handdet.eval.by_source import SourceScores
 from handdet.eval.evaluator import EvalResult
 from handdet.eval.roc import FROC_FPPI_LEVELS, recall_at_fppi
 
 
-def metrics_dict(result: EvalResult, meta: Mapping | None = None) -> dict:
-    """The JSON-safe content of metrics.json: every scalar, per-class AP, the confusion matrix, and `meta`.
+def metrics_dict(result: EvalResult, meta: Mapping | None = None, by_source: SourceScores | None = None) -> dict:
+    """The JSON-safe content of metrics.json: every scalar, per-class AP, the confusion matrix, `meta`, and
+    with `by_source` a `per_source` key (`per_source_dict`).
 
     Undefined values (AP without ground truth, ROC AUC with one class of image) are null.
     """
@@ -61,14 +64,37 @@ def metrics_dict(result: EvalResult, meta: Mapping | None = None) -> dict:
         "ap_method": result.ap_method.value,
         "max_dets": result.max_dets,
     }
+    if by_source is not None:
+        d["per_source"] = per_source_dict(by_source)
     if meta:
         d["meta"] = _jsonable(dict(meta))
     return _jsonable(d)
 
 
-def write_metrics_json(result: EvalResult, path: str | os.PathLike, meta: Mapping | None = None) -> Path:
+def per_source_dict(scores: SourceScores) -> dict:
+    """Source name -> its numbers (the pooled row last, as "all"); every row has the same keys, null where a
+    number does not apply (AP and P/R/F1 of a background source, the hand-free rate of a hand source)."""
+    return {row.name: {
+        "kind": row.kind.value,
+        "images": row.n_images,
+        "boxes": row.n_gt,
+        "ap50": row.ap50,
+        "ap50_95": row.ap50_95,
+        "precision": row.precision,
+        "recall": row.recall,
+        "f1": row.f1,
+        "false_detections": row.fp,
+        "handfree_images": row.n_handfree,
+        "fp_per_100_handfree": row.fp_per_100_handfree,
+        "default_conf": scores.default_conf,
+    } for row in scores}
+
+
+def write_metrics_json(
+    result: EvalResult, path: str | os.PathLike, meta: Mapping | None = None, by_source: SourceScores | None = None
+) -> Path:
     """Write `metrics_dict` as indented JSON, atomically."""
-    return write_text_atomic(path, json.dumps(metrics_dict(result, meta), indent=2) + "\n")
+    return write_text_atomic(path, json.dumps(metrics_dict(result, meta, by_source), indent=2) + "\n")
 
 
 def _jsonable(x):
@@ -90,13 +116,46 @@ def fmt(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
 
 
-def summary_line(result: EvalResult, target: str | os.PathLike | None = None) -> str:
-    """`ap50 … ap50-95 … P … R … F1 … @conf … → target` in one line."""
+def summary_line(
+    result: EvalResult, target: str | os.PathLike | None = None, by_source: SourceScores | None = None
+) -> str:
+    """`ap50 … ap50-95 … P … R … F1 … @conf … → target` in one line; with `by_source` and hand-free photos,
+    also their false detections per 100 at the default confidence (`FP/100 hand-free … @…`)."""
     line = (f"ap50 {fmt(result.ap50)}  ap50-95 {fmt(result.ap50_95)}  P {fmt(result.precision)}  "
             f"R {fmt(result.recall)}  F1 {fmt(result.f1)} @conf {fmt(result.conf_threshold)}")
     if result.fp_per_100_negatives is not None:
         line += f"  FP/100neg {fmt(result.fp_per_100_negatives, 1)}"
+    if by_source is not None and by_source.total.n_handfree:
+        line += f"  FP/100 hand-free {fmt(by_source.total.fp_per_100_handfree, 1)} @{fmt(by_source.default_conf, 2)}"
     return line + (f" → {target}" if target else "")
+
+
+SOURCE_COLUMNS = (("n_images", "images"), ("n_gt", "boxes"), ("ap50", "AP50"), ("ap50_95", "AP50-95"),
+                  ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("fp", "false detections"),
+                  ("fp_per_100_handfree", "FP/100 hand-free"))
+
+
+def source_table(scores: SourceScores) -> str:
+    """A markdown table with one row per source and the pooled row last ('n/a' where a number does not apply)."""
+    cols = SOURCE_COLUMNS
+    head = "| source | kind | " + " | ".join(t for _, t in cols) + " |\n|---|---|" + "---:|" * len(cols) + "\n"
+    rows = []
+    for row in scores:
+        cells = []
+        for key, _ in cols:
+            v = getattr(row, key)
+            cells.append(str(v) if isinstance(v, int) else fmt(v, 1 if key == "fp_per_100_handfree" else 3))
+        name = f"**{row.name}**" if row is scores.total else row.name
+        rows.append(f"| {name} | {row.kind.value} | " + " | ".join(cells) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+def source_note(scores: SourceScores) -> str:
+    """What the columns of `source_table` count, in one line."""
+    return (f"AP50 and AP50-95 score every box; P, R, F1 and false detections count the boxes at the model's "
+            f"default confidence {fmt(scores.default_conf, 2)} (what `handdet predict` keeps), at IoU 0.50. "
+            "FP/100 hand-free: false detections per 100 hand-free photos. Each source is scored on its own images "
+            "alone.")
 
 
 COMPARE_COLUMNS = (("ap50", "AP50"), ("ap50_95", "AP50-95"), ("ap75", "AP75"), ("ap50_voc07", "AP50 VOC07"),
@@ -130,8 +189,11 @@ def markdown_report(
     meta: Mapping | None = None,
     plots: Mapping[str, str] | None = None,
     gallery: str | None = None,
+    by_source: SourceScores | None = None,
+    gallery_handfree: str | None = None,
 ) -> str:
-    """A readable report: inputs, headline metrics, per-class AP, confusion matrix, definitions, plots.
+    """A readable report: inputs, headline metrics, per-source table, per-class AP, confusion matrix,
+    definitions, plots.
 
     Args:
         result: the evaluation.
@@ -139,6 +201,8 @@ def markdown_report(
         meta: inputs to list (weights, data, split, image size, ...).
         plots: caption -> relative path of each plot image.
         gallery: relative path of the error gallery image, if any.
+        by_source: the per-source scores of a multi-source split, if any.
+        gallery_handfree: relative path of the gallery of false detections on hand-free photos, if any.
     """
     r = result
     out = [f"# {title}", ""]
@@ -169,6 +233,11 @@ def markdown_report(
                                                                 strict=True)),
         "",
     ]
+    if by_source is not None:
+        out += ["## Per source", "", source_note(by_source), "", source_table(by_source)]
+        if by_source.total.n_handfree and not gallery_handfree:
+            out += [f"No false detection on the {by_source.total.n_handfree} hand-free photos at confidence "
+                    f"{fmt(by_source.default_conf, 2)}.", ""]
     if r.ap50_per_class:
         out += ["## Per class", "", "| class | AP50 | AP50-95 | boxes |", "|---|---:|---:|---:|"]
         out += [f"| {r.names.get(c, c)} | {fmt(r.ap50_per_class[c])} | {fmt(r.ap50_95_per_class[c])} | "
@@ -198,10 +267,14 @@ def markdown_report(
         "contain an object?', scored by the highest detection confidence (0 when none), over every cut-off.",
         "",
     ]
-    if plots or gallery:
+    if plots or gallery or gallery_handfree:
         out += ["## Plots", ""]
         out += [f"![{cap}]({p})" for cap, p in (plots or {}).items()]
         if gallery:
             out += ["", "Images with the most errors (green TP, red FP, orange FN):", "", f"![error gallery]({gallery})"]
+        if gallery_handfree:
+            conf = fmt(by_source.default_conf, 2) if by_source is not None else "the default"
+            out += ["", f"Hand-free photos with the surest false detections at confidence {conf} (red):", "",
+                    f"![false detections on hand-free photos]({gallery_handfree})"]
         out.append("")
     return "\n".join(out)

@@ -3,8 +3,9 @@
     handdet eval runs/train/weights/best.pt data/hands/data.yaml --split val --out build/eval/best
 
 The library calls behind the command (the training wrapper calls `evaluate_weights`):
-`evaluate_weights`, `evaluate_many`, `evaluate_predictions`. Each returns the `EvalResult` and, given
-`out`, writes metrics.json, report.md, the plots and the error gallery into a temporary folder that is
+`evaluate_weights`, `evaluate_many`, `evaluate_predictions`. Each returns a `SplitResult` (an `EvalResult`
+that, for a multi-source dataset with a manifest.csv, also holds each source scored alone) and, given
+`out`, writes metrics.json, report.md, the plots and the error galleries into a temporary folder that is
 renamed to `out` only when everything succeeded.
 """
 
@@ -12,21 +13,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from handdet.core.atomic import atomic_dir
 from handdet.core.detections import Detections
 from handdet.core.errors import DataError, WeightsError
+from handdet.data.manifest import read_manifest, sources_of
+from handdet.eval.by_source import SourceScores, score_sources
 from handdet.eval.evaluator import EvalResult, Evaluator
-from handdet.eval.gallery import worst_images, write_error_gallery
+from handdet.eval.gallery import worst_false_alarms, worst_images, write_error_gallery
 from handdet.eval.plots import PLOT_FILES, save_plots
 from handdet.eval.report import comparison_table, markdown_report, write_metrics_json
 
 EVAL_CONF = 0.001  # (float) prediction confidence for AP: keep nearly every box, as Ultralytics' validator does
 EVAL_IOU = 0.7  # (float) NMS IoU of the predictions, Ultralytics' default
 EVAL_MAX_DET = 300  # (int) boxes kept per image by the predictor, as Ultralytics' validator
-GALLERY_TOP_K = 16  # (int) images in the error gallery
+GALLERY_TOP_K = 16  # (int) images in each error gallery
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,17 @@ class SplitTruth:
     stems: list[str]
     sizes: list[tuple[int, int]]
     gts: list[Detections]
+
+
+@dataclass(frozen=True, eq=False)
+class SplitResult(EvalResult):
+    """An `EvalResult` of a split plus, when the dataset has a manifest.csv, each source scored alone."""
+
+    by_source: SourceScores | None = None
+
+    @classmethod
+    def of(cls, result: EvalResult, by_source: SourceScores | None) -> SplitResult:
+        return cls(**{f.name: getattr(result, f.name) for f in fields(EvalResult)}, by_source=by_source)
 
 
 def load_split(data_yaml: str | os.PathLike, split: str = "val") -> SplitTruth:
@@ -123,25 +137,51 @@ def evaluate_split(
     return ev, ev.compute()
 
 
+def score_split_sources(preds: Sequence[Detections], truth: SplitTruth, default_conf: float) -> SourceScores | None:
+    """Each source of the split scored alone (`by_source.score_sources`), the rows in the order of the sources'
+    first lines in manifest.csv; None when the dataset has no manifest.
+
+    Raises:
+        DataError: the manifest is malformed or does not list an image of the split.
+    """
+    sources = sources_of(truth.yaml_path, truth.split, truth.stems)
+    if sources is None:
+        return None
+    order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
+    return score_sources(preds, truth, sources, default_conf, order)
+
+
 def write_outputs(
-    out_dir: str | os.PathLike, ev: Evaluator, result: EvalResult, truth: SplitTruth, meta: dict, title: str
+    out_dir: str | os.PathLike, ev: Evaluator, result: EvalResult, truth: SplitTruth, meta: dict, title: str,
+    by_source: SourceScores | None = None,
 ) -> dict[str, Path]:
-    """Write metrics.json, report.md, the plots and gallery.jpg into `out_dir` (not atomic by itself)."""
+    """Write metrics.json, report.md, the plots and gallery.jpg into `out_dir` (not atomic by itself); with
+    `by_source`, the per-source table and, when the split has hand-free photos with a false detection at the
+    default confidence, gallery_handfree.jpg."""
     import cv2
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"metrics.json": write_metrics_json(result, out_dir / "metrics.json", meta)}
+    files = {"metrics.json": write_metrics_json(result, out_dir / "metrics.json", meta, by_source)}
     files.update(save_plots(result, out_dir))
-    worst = worst_images(result.image_errors, GALLERY_TOP_K)
     path_of = dict(zip(truth.stems, truth.images, strict=True))
-    gallery = write_error_gallery(ev.errors(result.conf_threshold, worst),
-                                  lambda e: cv2.imread(str(path_of[e.image_id]), cv2.IMREAD_COLOR),
-                                  out_dir / "gallery.jpg", truth.names)
+
+    def load(e):
+        return cv2.imread(str(path_of[e.image_id]), cv2.IMREAD_COLOR)
+
+    worst = worst_images(result.image_errors, GALLERY_TOP_K)
+    gallery = write_error_gallery(ev.errors(result.conf_threshold, worst), load, out_dir / "gallery.jpg", truth.names)
     if gallery:
         files["gallery.jpg"] = gallery
+    handfree = None
+    if by_source is not None and by_source.handfree_images:
+        alarms = worst_false_alarms(ev.errors(by_source.default_conf, by_source.handfree_images), GALLERY_TOP_K)
+        handfree = write_error_gallery(alarms, load, out_dir / "gallery_handfree.jpg", truth.names)
+        if handfree:
+            files["gallery_handfree.jpg"] = handfree
     report = markdown_report(result, title, meta, {cap: name for name, cap in PLOT_FILES.items()},
-                             "gallery.jpg" if gallery else None)
+                             "gallery.jpg" if gallery else None, by_source,
+                             "gallery_handfree.jpg" if handfree else None)
     (out_dir / "report.md").write_text(report)
     files["report.md"] = out_dir / "report.md"
     return files
@@ -160,13 +200,17 @@ def _predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str)
 
 
 def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_threshold: float | None,
-                    device: str, progress: bool) -> tuple[Evaluator, EvalResult, dict]:
+                    default_conf: float | None, device: str, progress: bool) -> tuple[Evaluator, SplitResult, dict]:
+    from handdet.infer.predictor import default_conf as model_default_conf
+
     predictor = _predictor(weights, truth, imgsz, device)
-    ev, result = evaluate_split(predict_split(predictor, truth, progress), truth, conf_threshold)
+    preds = predict_split(predictor, truth, progress)
+    ev, result = evaluate_split(preds, truth, conf_threshold)
+    by_source = score_split_sources(preds, truth, model_default_conf(weights) if default_conf is None else default_conf)
     meta = {"weights": str(weights), "data": str(truth.yaml_path), "split": truth.split,
             "imgsz": getattr(predictor, "imgsz", imgsz), "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
             "predict_max_det": EVAL_MAX_DET, "device": device}
-    return ev, result, meta
+    return ev, SplitResult.of(result, by_source), meta
 
 
 def evaluate_weights(
@@ -178,7 +222,8 @@ def evaluate_weights(
     conf_threshold: float | None = None,
     device: str = "cpu",
     progress: bool = True,
-) -> EvalResult:
+    default_conf: float | None = None,
+) -> SplitResult:
     """Predict a split with `weights` (through `load_predictor`, conf 0.001, max 300 boxes) and evaluate it.
 
     Args:
@@ -190,15 +235,18 @@ def evaluate_weights(
         conf_threshold: cut-off for P/R/F1 and the confusion matrix; None: the one that maximises F1.
         device: "cpu", "cuda", "0", ...
         progress: show a progress bar.
+        default_conf: cut-off of the per-source P/R/F1 and false detections (multi-source datasets);
+            None: the model's own (`infer.predictor.default_conf`).
 
     Raises:
         HanddetError: unusable weights or data, with one line naming the file.
     """
     truth = load_split(data_yaml, split)
-    ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, device, progress)
+    ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, default_conf, device, progress)
     if out is not None:
         with atomic_dir(out) as tmp:
-            write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}")
+            write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}",
+                          result.by_source)
     return result
 
 
@@ -211,23 +259,27 @@ def evaluate_many(
     conf_threshold: float | None = None,
     device: str = "cpu",
     progress: bool = True,
-) -> dict[str, EvalResult]:
+    default_conf: float | None = None,
+) -> dict[str, SplitResult]:
     """Evaluate several weights on the same split; with `out`, one sub-folder each plus comparison.md.
+
+    `default_conf` None scores each model's per-source columns at its own default confidence.
 
     Returns:
         label -> result, labels being the weights' file names made unique with their parent folders.
     """
     truth = load_split(data_yaml, split)
     labels = unique_labels([Path(w) for w in weights])
-    results: dict[str, EvalResult] = {}
+    results: dict[str, SplitResult] = {}
     runs = {}
     for label, w in zip(labels, weights, strict=True):
-        runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, device, progress)
+        runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, default_conf, device, progress)
         results[label] = runs[label][1]
     if out is not None:
         with atomic_dir(out) as tmp:
             for label, (ev, result, meta) in runs.items():
-                write_outputs(tmp / _folder_name(label), ev, result, truth, meta, f"Evaluation of {label} on {split}")
+                write_outputs(tmp / _folder_name(label), ev, result, truth, meta, f"Evaluation of {label} on {split}",
+                              result.by_source)
             (tmp / "comparison.md").write_text(f"# {split} of {truth.yaml_path}\n\n" + comparison_table(results))
     return results
 
@@ -238,20 +290,28 @@ def evaluate_predictions(
     split: str = "val",
     out: str | os.PathLike | None = None,
     conf_threshold: float | None = None,
-) -> EvalResult:
+    default_conf: float | None = None,
+) -> SplitResult:
     """Evaluate a predictions JSON (any detector's, in `handdet predict --save-json` format) on a split.
+
+    `default_conf` is the cut-off of the per-source P/R/F1 and false detections (multi-source datasets);
+    None: `infer.predictor.DEFAULT_CONF`, the JSON saying nothing of the model that made it.
 
     Raises:
         DataError: missing or malformed file, unknown image stem or class, naming the file and entry.
     """
+    from handdet.infer.predictor import DEFAULT_CONF
+
     truth = load_split(data_yaml, split)
     preds = read_predictions_json(preds_json, truth)
     ev, result = evaluate_split(preds, truth, conf_threshold)
+    by_source = score_split_sources(preds, truth, DEFAULT_CONF if default_conf is None else default_conf)
     if out is not None:
         meta = {"predictions": str(preds_json), "data": str(truth.yaml_path), "split": split}
         with atomic_dir(out) as tmp:
-            write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(preds_json).name} on {split}")
-    return result
+            write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(preds_json).name} on {split}",
+                          by_source)
+    return SplitResult.of(result, by_source)
 
 
 def unique_labels(paths: Sequence[Path]) -> list[str]:

@@ -70,6 +70,16 @@ def pick(option, from_model, default):
     return option if option is not None else (from_model if from_model is not None else default)
 
 
+def default_conf(weights: str | os.PathLike) -> float:
+    """The confidence a predictor keeps boxes at when none is given: an ONNX model's metadata, else DEFAULT_CONF."""
+    p = Path(weights)
+    if p.suffix.lower() != ".onnx":
+        return DEFAULT_CONF  # TorchPredictor always starts from DEFAULT_CONF
+    from handdet.export.metadata import read_file_metadata
+
+    return float(pick(None, read_file_metadata(p).conf, DEFAULT_CONF))
+
+
 def from_ultralytics(result) -> Detections:
     """Adapter: one Ultralytics `Results` -> `Detections`."""
     b = result.boxes

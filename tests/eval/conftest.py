@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from handdet.core.detections import Detections
+from handdet.data.manifest import Kind
 
 
 def dets(*rows, ignore=None) -> Detections:
@@ -42,6 +43,36 @@ def write_yolo_dataset(root: Path, items: list[tuple[str, np.ndarray, list[tuple
     data = root / "data.yaml"
     # Ultralytics insists on a train entry; point it at the same images.
     cfg = {"path": str(root), "train": f"images/{split}", split: f"images/{split}", "names": dict(enumerate(names))}
+    data.write_text(yaml.safe_dump(cfg))
+    return data
+
+
+def write_multisource(root: Path, sources: list[tuple[str, Kind, list[Path]]], names: list[str] | None = None,
+                      split: str = "val") -> Path:
+    """Link real photos and their YOLO labels (if any) into one split with a manifest.csv; returns data.yaml.
+
+    Files are named `<last part of the source>__<stem>`, as `handdet prepare` names them.
+    """
+    import yaml
+
+    from handdet.data.manifest import ManifestRow, write_manifest
+    from handdet.data.yolo_dataset import label_path_for
+
+    img_dir, lbl_dir = root / "images" / split, root / "labels" / split
+    img_dir.mkdir(parents=True, exist_ok=True)
+    lbl_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for source, kind, photos in sources:
+        for photo in photos:
+            name = f"{source.rsplit('/', 1)[-1]}__{photo.stem}"
+            (img_dir / f"{name}{photo.suffix}").symlink_to(photo)
+            if label_path_for(photo).is_file():
+                (lbl_dir / f"{name}.txt").symlink_to(label_path_for(photo))
+            rows.append(ManifestRow(f"images/{split}/{name}{photo.suffix}", split, source, kind, photo.stem))
+    write_manifest(root / "manifest.csv", rows)
+    data = root / "data.yaml"
+    cfg = {"path": str(root), "train": f"images/{split}", split: f"images/{split}",
+           "names": dict(enumerate(names or ["hand"]))}
     data.write_text(yaml.safe_dump(cfg))
     return data
 

@@ -94,6 +94,8 @@ BAD = [
                                                 "--imgsz", "64"], "--imgsz applies to weights"),
     ("conf above 1", lambda t, d: ["--predictions", str(_preds(t / "p.json", GOOD)), str(d), "--conf-threshold", "2"],
      "between 0 and 1"),
+    ("default conf below 0", lambda t, d: ["--predictions", str(_preds(t / "p.json", GOOD)), str(d), "--conf", "-0.1"],
+     "--conf must be between 0 and 1"),
 ]
 
 

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from handdet.data.manifest import Kind
 from handdet.eval.bench import synthetic_pairs
+from handdet.eval.by_source import score_sources
 from handdet.eval.evaluator import Evaluator
-from handdet.eval.gallery import FN_COLOR, FP_COLOR, TP_COLOR, draw_errors, error_gallery, worst_images
+from handdet.eval.gallery import (
+    FN_COLOR,
+    FP_COLOR,
+    TP_COLOR,
+    draw_errors,
+    error_gallery,
+    worst_false_alarms,
+    worst_images,
+)
 from handdet.eval.plots import PLOT_FILES, save_plots
 from handdet.eval.report import (
     comparison_table,
     markdown_report,
     metrics_dict,
+    source_table,
     summary_line,
     write_metrics_json,
 )
+from handdet.eval.run import SplitTruth
 
 from .conftest import dets
 
@@ -103,3 +116,56 @@ def test_gallery():
     assert mosaic.shape == (3 * 122, 200, 3)
     assert error_gallery([], lambda e: None) is None
     assert worst_images(np.zeros((3, 3), int), 5) == []
+
+
+def test_worst_false_alarms_surest_first():
+    ev = Evaluator(1)
+    box, other = (0, 0, 9, 9), (20, 20, 29, 29)
+    for i, pred in enumerate([dets((*box, 0.6)), dets(), dets((*box, 0.9)), dets((*box, 0.6), (*other, 0.55))]):
+        ev.update(pred, dets(), f"im{i}")
+    errs = ev.errors(0.5)
+    assert [e.image_id for e in worst_false_alarms(errs, 5)] == ["im2", "im3", "im0"]  # tie at 0.6: more FP first
+    assert [e.image_id for e in worst_false_alarms(errs, 1)] == ["im2"]
+    assert worst_false_alarms(ev.errors(0.95), 5) == []
+
+
+def _scores(fire: bool):
+    """Two hand images (one found) and two hand-free photos, one with a false detection when `fire`."""
+    images = [("hands", Kind.HANDS, dets((0, 0, 40, 40)), dets((0, 0, 40, 40, 0.9))),
+              ("hands", Kind.HANDS, dets((0, 0, 40, 40)), dets()),
+              ("street", Kind.BACKGROUND, dets(), dets((5, 5, 30, 30, 0.8 if fire else 0.2))),
+              ("street", Kind.BACKGROUND, dets(), dets())]
+    stems = [f"im{i}" for i in range(len(images))]
+    truth = SplitTruth(Path("data.yaml"), "val", {0: "hand"}, [Path(f"{s}.jpg") for s in stems], stems,
+                       [(64, 64)] * 4, [gt for *_, gt, _ in images])
+    ev = Evaluator({0: "hand"})
+    for (*_, gt, pred), stem in zip(images, stems, strict=True):
+        ev.update(pred, gt, stem)
+    return ev.compute(), score_sources([p for *_, p in images], truth, [(s, k) for s, k, *_ in images], 0.5)
+
+
+def test_per_source_table_json_and_summary():
+    r, scores = _scores(fire=True)
+    table = source_table(scores).strip().splitlines()
+    assert [row.split(" | ")[0] for row in table[2:]] == ["| hands", "| street", "| **all**"]
+    assert table[3] == "| street | background | 2 | 0 | n/a | n/a | n/a | n/a | n/a | 1 | 50.0 |"
+    m = metrics_dict(r, None, scores)
+    json.dumps(m, allow_nan=False)
+    per = m["per_source"]
+    assert list(per) == ["hands", "street", "all"] and len({tuple(row) for row in per.values()}) == 1
+    assert per["hands"]["recall"] == 0.5 and per["hands"]["fp_per_100_handfree"] is None
+    assert per["street"]["false_detections"] == 1 and per["all"]["default_conf"] == 0.5
+    assert summary_line(r, None, scores).endswith("FP/100 hand-free 50.0 @0.50")
+    assert "hand-free" not in summary_line(r) and "per_source" not in metrics_dict(r)
+
+
+@pytest.mark.parametrize("fire, gallery, expected", [
+    (True, "gallery_handfree.jpg", "![false detections on hand-free photos](gallery_handfree.jpg)"),
+    (False, None, "No false detection on the 2 hand-free photos at confidence 0.50."),
+], ids=["false detections: the gallery", "none: a line says so"])
+def test_markdown_per_source_section(fire, gallery, expected):
+    r, scores = _scores(fire)
+    md = markdown_report(r, "x", by_source=scores, gallery_handfree=gallery)
+    assert "## Per source" in md and "default confidence 0.50" in md and "| **all** | all | 4 |" in md
+    assert expected in md
+    assert "## Per source" not in markdown_report(r, "x")

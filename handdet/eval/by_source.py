@@ -1,0 +1,162 @@
+"""Scores of a multi-source split, one source at a time: each source evaluated on its own images alone.
+
+    sources = sources_of(truth.yaml_path, truth.split, truth.stems)   # from manifest.csv
+    scores = score_sources(preds, truth, sources, default_conf=0.5)
+    for row in scores: ...            # each source's SourceRow, then the pooled row "all"
+
+A hand source gets AP from every box (predictions at conf 0.001), and precision, recall, F1 and its
+false detections at the model's default confidence, the one `handdet predict` keeps boxes at. A
+background source (every image a hand-free photo) gets its false detections at that confidence and
+their rate per 100 photos. Hand-free crops of a hand source's photos count with that source. Each row
+comes from an `Evaluator` over the source's images only, so it equals evaluating that source by itself;
+the `total` row evaluates every image together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from handdet.core.detections import Detections
+from handdet.data.manifest import Kind
+from handdet.eval.evaluator import EvalResult, Evaluator
+
+if TYPE_CHECKING:
+    from handdet.eval.run import SplitTruth
+
+TOTAL = "all"  # (str) name of the row that pools every image of the split
+
+
+class RowKind(str, Enum):
+    """What a row of the per-source table scores."""
+
+    HANDS = "hands"  # a hand source: AP, P/R/F1 and false detections
+    BACKGROUND = "background"  # a folder of hand-free photos: false detections only
+    TOTAL = "all"  # every image of the split together
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One source's numbers; AP values are None without ground truth, P/R/F1 None for a background source.
+
+    Attributes:
+        name: the source as the manifest names it (`TOTAL` for the pooled row).
+        kind: hands, background or the pooled row.
+        n_images: images of the split from this source.
+        n_gt: ground-truth boxes counted (ignore boxes left out).
+        ap50, ap50_95: AP from every predicted box, mean over classes with ground truth.
+        precision, recall, f1: pooled over classes at `default_conf` and IoU 0.50.
+        fp: false detections at `default_conf`.
+        n_handfree: hand-free photos (`Kind.BACKGROUND`) among the images.
+        fp_handfree: false detections on those photos at `default_conf`.
+    """
+
+    name: str
+    kind: RowKind
+    n_images: int
+    n_gt: int
+    ap50: float | None
+    ap50_95: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    fp: int
+    n_handfree: int
+    fp_handfree: int
+
+    @property
+    def fp_per_100_handfree(self) -> float | None:
+        """False detections per 100 hand-free photos at the default confidence; None without such photos."""
+        return 100.0 * self.fp_handfree / self.n_handfree if self.n_handfree else None
+
+
+@dataclass(frozen=True)
+class SourceScores:
+    """The per-source table of one split.
+
+    Attributes:
+        default_conf: the confidence cut-off of P/R/F1 and the false detections.
+        rows: one per source with images in the split, in the manifest's order.
+        total: every image together.
+        handfree_images: indices (into the split) of the hand-free photos, for the false-detection gallery.
+    """
+
+    default_conf: float
+    rows: tuple[SourceRow, ...]
+    total: SourceRow
+    handfree_images: tuple[int, ...]
+
+    def __iter__(self):
+        """The source rows, then the pooled row."""
+        return iter((*self.rows, self.total))
+
+
+def score_sources(
+    preds: Sequence[Detections],
+    truth: SplitTruth,
+    sources: Sequence[tuple[str, Kind]],
+    default_conf: float,
+    order: Sequence[str] = (),
+) -> SourceScores:
+    """Evaluate each source's images alone, and all images together, at the model's default confidence.
+
+    Args:
+        preds: detections aligned with `truth.images` (`xyxy` pixels), made at a low confidence for AP.
+        truth: the split's ground truth.
+        sources: (source name, kind) of each image, aligned with `truth.images` (`manifest.sources_of`).
+        default_conf: confidence cut-off of P/R/F1 and false detections, in [0, 1].
+        order: source names in the order of the rows (the manifest's); sources it leaves out follow in
+            the order they first appear in `sources`, and names without images get no row.
+
+    Raises:
+        ValueError: `preds` or `sources` not aligned with the split, or `default_conf` outside [0, 1].
+    """
+    n = len(truth.stems)
+    if len(preds) != n or len(sources) != n:
+        raise ValueError(f"{len(preds)} predictions and {len(sources)} sources for {n} images of the split")
+    if not 0.0 <= default_conf <= 1.0:
+        raise ValueError(f"default_conf {default_conf} is outside [0, 1]")
+    members: dict[str, list[int]] = {name: [] for name in order}
+    for i, (name, _) in enumerate(sources):
+        members.setdefault(name, []).append(i)
+    handfree = tuple(i for i, (_, kind) in enumerate(sources) if kind == Kind.BACKGROUND)
+    rows = []
+    for name, idx in members.items():
+        if not idx:
+            continue
+        background = all(sources[i][1] == Kind.BACKGROUND for i in idx)
+        result = _evaluate(preds, truth, idx, default_conf)
+        rows.append(_row(name, RowKind.BACKGROUND if background else RowKind.HANDS, result,
+                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND]))
+    result = _evaluate(preds, truth, range(n), default_conf)
+    total = _row(TOTAL, RowKind.TOTAL, result, list(handfree))
+    return SourceScores(float(default_conf), tuple(rows), total, handfree)
+
+
+def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float) -> EvalResult:
+    """The evaluation of the images `idx` alone, as `run.evaluate_split` would make it of a split of just them."""
+    ev = Evaluator(truth.names, conf_threshold=conf)
+    for i in idx:
+        ev.update(preds[i], truth.gts[i], image_id=truth.stems[i])
+    return ev.compute()
+
+
+def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int]) -> SourceRow:
+    """A row from the evaluation of a source; `handfree` are positions within it of its hand-free photos."""
+    scored = kind != RowKind.BACKGROUND
+    return SourceRow(
+        name=name,
+        kind=kind,
+        n_images=r.n_images,
+        n_gt=r.n_gt,
+        ap50=r.ap50,
+        ap50_95=r.ap50_95,
+        precision=r.precision if scored else None,
+        recall=r.recall if scored else None,
+        f1=r.f1 if scored else None,
+        fp=r.fp,
+        n_handfree=len(handfree),
+        fp_handfree=int(r.image_errors[list(handfree), 1].sum()) if len(handfree) else 0,
+    )
