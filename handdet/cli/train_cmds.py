@@ -76,3 +76,35 @@ def prepare_cmd(
     log = (lambda *a, **k: None) if print_path else print
     data_yaml = prepare_data(cfg.data, str(data_dir) if data_dir else None, log=log)
     typer.echo(str(data_yaml) if print_path else f"handdet prepare: dataset ready → {data_yaml}")
+
+
+@app.command("loso")
+def loso_cmd(
+    overrides: list[str] = typer.Argument(None, help="key=value overrides of the recipe, e.g. batch=32 extra.fraction=0.5"),
+    config: Path = typer.Option(Path("configs/handdet-n.yaml"), "--config", "-c",
+                                help="Training recipe with data.sources (default: the shipped model's)."),
+    epochs: int = typer.Option(None, "--epochs", help="Epochs per fold (the schedule; default: the recipe's)."),
+    time: float = typer.Option(None, "--time", help="Hours per fold instead of epochs (Ultralytics schedules the LR)."),
+    device: str = typer.Option(None, "--device", help="auto, cpu, 0, or 0,1 (default: the recipe's)."),
+    only: str = typer.Option(None, "--only", help="Comma-separated sources to leave out (default: every hand source)."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: <build>/loso)."),
+    mediapipe: bool = typer.Option(True, "--mediapipe/--no-mediapipe", help="Score MediaPipe Hands on the same photos."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data directory (default: $HANDDET_DATA or ./data)."),
+    weights_dir: Path = typer.Option(None, "--weights-dir", help="Pretrained weights folder ($HANDDET_WEIGHTS)."),
+) -> None:
+    """Leave one source out: per hand source, train on the others and score on the one never seen."""
+    from handdet.core.paths import build_dir
+    from handdet.train.config import load_train_config
+    from handdet.train.loso import leave_one_source_out
+
+    extra = [*(overrides or [])]
+    extra += [f"epochs={epochs}"] if epochs is not None else []
+    extra += [f"time={time}"] if time is not None else []
+    extra += [f"device={device}"] if device is not None else []
+    cfg = load_train_config(config, extra)
+    out = out or build_dir() / "loso"
+    result = leave_one_source_out(cfg, out, only=only.split(",") if only else None,
+                                  data_root=str(data_dir) if data_dir else None,
+                                  weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe)
+    typer.echo(result.table())
+    typer.echo(result.summary_line(out / "loso.md"))

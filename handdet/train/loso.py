@@ -1,0 +1,204 @@
+"""Leave one source out: for each hand source, train on the others and score on the one never seen.
+
+    handdet loso --config configs/handdet-n.yaml --epochs 1          # a short schedule on CPU
+    handdet loso --config configs/handdet-n.yaml --epochs 30 --device 0
+
+A val split that shares people, rooms and cameras with training says little about users' photos; a
+source left out entirely does. Each fold trains the config's recipe on every other source (hand-free
+photos included), then scores every photo of the left-out source: AP50 and AP50-95 from every box,
+recall at the model's default confidence, and false detections per 100 photos on the config's test-only
+hand-free folders. MediaPipe Hands is scored on the same photos when its environment can be made.
+Folds whose run finished are reused, an interrupted one resumes, so the command can be re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from handdet.core.atomic import write_text_atomic
+from handdet.core.errors import HanddetError, one_line
+from handdet.train.config import DataConfig, SourceConfig, TrainConfig
+
+LOSO_EVAL_CONF = 0.001  # (float) predictions for AP keep nearly every box, as in `handdet eval`
+
+
+@dataclass(frozen=True)
+class FoldScore:
+    """One left-out source: the model trained without it, scored on all of its photos."""
+
+    source: str
+    images: int
+    boxes: int
+    ap50: float | None
+    ap50_95: float | None
+    recall: float
+    precision: float
+    conf: float
+    fp_per_100_handfree: float | None  # on the config's test-only hand-free folders
+    run_dir: str
+    epochs: int
+    mediapipe: dict | None = None  # {"ap50", "ap50_95", "recall", ...} on the same photos, or None
+    mediapipe_note: str | None = None
+
+
+@dataclass
+class LosoResult:
+    folds: list[FoldScore] = field(default_factory=list)
+
+    def table(self) -> str:
+        """Markdown: source left out, AP50, AP50-95, recall @default conf, hand-free FP/100, MediaPipe beside."""
+        head = ("| left out | photos | hands | AP50 | AP50-95 | recall @conf | hand-free FP/100 | "
+                "MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall |\n"
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+        rows = []
+        for f in self.folds:
+            mp = f.mediapipe or {}
+            rows.append(f"| {f.source} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
+                        f"{_f(f.recall)} @{f.conf:g} | {_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
+                        f"{_f(mp.get('ap50_95'))} | {_f(mp.get('recall'))} |")
+        return head + "\n".join(rows) + "\n"
+
+    def summary_line(self, where: Path | None = None) -> str:
+        beat = [f for f in self.folds if f.mediapipe and f.ap50 is not None and f.ap50_95 is not None
+                and f.ap50 > f.mediapipe["ap50"] and f.ap50_95 > f.mediapipe["ap50_95"]]
+        aps = [f.ap50 for f in self.folds if f.ap50 is not None]
+        mean = sum(aps) / len(aps) if aps else float("nan")
+        line = f"handdet loso: {len(self.folds)} folds, mean left-out AP50 {mean:.3f}"
+        if any(f.mediapipe for f in self.folds):
+            line += f"; beats MediaPipe (AP50 and AP50-95) on {len(beat)}/{len(self.folds)}"
+        return line + (f" → {where}" if where else "")
+
+
+def _f(v, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def hand_sources(data: DataConfig) -> list[SourceConfig]:
+    """The sources with hands (every format but `images`), the ones a fold can leave out."""
+    return [s for s in data.sources if s.format != "images"]
+
+
+def fold_config(cfg: TrainConfig, left_out: SourceConfig, project: Path) -> TrainConfig:
+    """`cfg` without `left_out`, its run in `project/<source>`, no end-of-run eval (the fold scores itself)."""
+    kept = [s for s in cfg.data.sources if s is not left_out]
+    return replace(cfg, data=replace(cfg.data, sources=kept), project=str(project), name=slug(left_out.label),
+                   evaluate=False)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^\w.\-]+", "-", name).strip("-.")
+
+
+def leave_one_source_out(
+    cfg: TrainConfig,
+    out: str | os.PathLike,
+    only: list[str] | None = None,
+    data_root: str | None = None,
+    weights_dir: str | None = None,
+    mediapipe: bool = True,
+    log=print,
+) -> LosoResult:
+    """Run (or reuse) one training per hand source of `cfg.data.sources`, then score each on its source.
+
+    Args:
+        cfg: the training recipe, with `data.sources` (at least two hand sources).
+        out: folder of the fold runs (`runs/<source>`), `loso.md` and `loso.json`.
+        only: leave out only these sources (their names); None: every hand source.
+        mediapipe: also score MediaPipe Hands on each left-out source (skipped with a note if it cannot run).
+
+    Raises:
+        HanddetError: a config without two hand sources, or an unknown name in `only`.
+    """
+    from handdet.train.dataset import prepare_data
+
+    out = Path(out).resolve()
+    hands = hand_sources(cfg.data)
+    if len(hands) < 2:
+        raise HanddetError("loso: data.sources needs at least two hand sources (format other than images)")
+    if only:
+        unknown = sorted(set(only) - {s.label for s in hands})
+        if unknown:
+            raise HanddetError(f"loso: '{unknown[0]}' is not a hand source of the config "
+                               f"({', '.join(s.label for s in hands)})")
+        hands = [s for s in hands if s.label in only]
+    result = LosoResult()
+    for k, src in enumerate(hands, 1):
+        log(f"handdet loso: fold {k}/{len(hands)}: train without {src.label}")
+        fcfg = fold_config(cfg, src, out / "runs")
+        best = _train_fold(fcfg, data_root, weights_dir, log)
+        held = replace(src, split={"test": 1.0}, weight=1.0, negatives=0.0)
+        held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)
+        fold_yaml = prepare_data(fcfg.data, data_root, log=log)
+        result.folds.append(score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log))
+        _write(result, out)
+        log(result.table())
+    return result
+
+
+def _train_fold(fcfg: TrainConfig, data_root: str | None, weights_dir: str | None, log) -> Path:
+    """best.pt of the fold: reused when its run finished, resumed when interrupted, else trained."""
+    from handdet.train import trainer
+
+    run_dir = Path(fcfg.project) / fcfg.name
+    done = run_dir / "handdet-done.json"
+    if done.is_file():
+        log(f"handdet loso: reusing {run_dir}")
+        return Path(json.loads(done.read_text())["best"])
+    if (run_dir / "handdet.yaml").is_file():
+        res = trainer.resume(run_dir, log=log)
+    else:
+        res = trainer.train(fcfg, data_root=data_root, weights_dir=weights_dir, log=log, exist_ok=True)
+    write_text_atomic(done, json.dumps({"best": str(res.best), "epochs": fcfg.epochs}) + "\n")
+    return res.best
+
+
+def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,
+               mediapipe: bool, log) -> FoldScore:
+    """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders."""
+    from handdet.eval.run import evaluate_split, load_split, predict_split
+    from handdet.infer.predictor import DEFAULT_CONF, PredictorSettings, load_predictor
+
+    truth = load_split(held_yaml, "test")
+    every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF))
+    conf = float(getattr(load_predictor(best), "conf", DEFAULT_CONF))
+    preds = predict_split(every, truth)
+    _, res = evaluate_split(preds, truth, conf_threshold=conf)
+    fp100 = None
+    try:
+        neg = load_split(fold_yaml, "test")
+    except HanddetError:
+        neg = None  # the config keeps no hand-free folder for testing
+    if neg is not None:
+        _, r_neg = evaluate_split(predict_split(every, neg), neg, conf_threshold=conf)
+        fp100 = r_neg.fp_per_100_negatives
+    mp, note = None, None
+    if mediapipe:
+        try:
+            from handdet.bench.vs_mediapipe import mediapipe_scores
+
+            mp = mediapipe_scores(list(truth.images), list(truth.gts), out / "mediapipe", log=log)
+        except Exception as e:  # MediaPipe is a comparison, never a reason to lose the fold's own scores
+            note = f"MediaPipe not measured: {one_line(e)}"
+            log(f"handdet loso: {note}")
+    return FoldScore(source, len(truth.images), int(sum(len(g) for g in truth.gts)), res.ap50, res.ap50_95,
+                     res.recall, res.precision, conf, fp100, str(best.parent.parent), epochs,
+                     _jsonable(mp), note)
+
+
+def _jsonable(d: dict | None) -> dict | None:
+    if d is None:
+        return None
+    return {k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (bool, int, str)) else v)
+            for k, v in d.items()}
+
+
+def _write(result: LosoResult, out: Path) -> None:
+    from dataclasses import asdict
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "loso.json", json.dumps([asdict(f) for f in result.folds], indent=1) + "\n")
+    write_text_atomic(out / "loso.md", "# Leave one source out\n\n" + result.table())

@@ -1,0 +1,132 @@
+"""Leave one source out, for real at a tiny size: two real hand sources and a hand-free folder, 1 epoch at 64 px.
+
+Each fold must train without its left-out source, score every photo of it exactly as `handdet eval`
+would, and be reused (not retrained) when the command runs again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from handdet.cli import main
+from handdet.data.manifest import read_manifest
+from handdet.train.config import DataConfig, SourceConfig, TrainConfig
+from handdet.train.loso import LosoResult, fold_config, hand_sources
+
+
+def _link(src: Path, dst: Path, n: int) -> None:
+    """The first `n` real photos of a YOLO source (images/, labels/), or of a folder of photos, linked."""
+    labels = (src / "labels").is_dir()
+    images = sorted((src / "images").glob("*.jpg") if labels else src.glob("*.jpg"))[:n]
+    (dst / "images" if labels else dst).mkdir(parents=True)
+    for p in images:
+        if labels:
+            (dst / "labels").mkdir(exist_ok=True)
+            (dst / "images" / p.name).symlink_to(p)
+            (dst / "labels" / f"{p.stem}.txt").symlink_to(src / "labels" / f"{p.stem}.txt")
+        else:
+            (dst / p.name).symlink_to(p)
+
+
+@pytest.fixture(scope="module")
+def loso_run(shared_dir, coco_weights, tmp_path_factory):
+    data = shared_dir / "data"
+    root = tmp_path_factory.mktemp("loso")
+    _link(data / "asl-letters", root / "data" / "asl", 12)
+    _link(data / "hands-v2", root / "data" / "palms", 12)
+    _link(data / "hand-free" / "camvid-streets", root / "data" / "streets-photos", 6)
+    cfg = root / "loso.yaml"
+    cfg.write_text(f"""model: {coco_weights}
+data:
+  sources:
+    - {{source: asl, split: {{train: 0.75, val: 0.25}}}}
+    - {{source: palms, split: {{train: 0.75, val: 0.25}}}}
+    - {{source: streets-photos, format: images, split: {{test: 1}}}}
+imgsz: 64
+batch: 8
+device: cpu
+""")
+    args = ["loso", "--config", str(cfg), "--epochs", "1", "--no-mediapipe", "--out", str(root / "out"),
+            "--data-dir", str(root / "data")]
+    assert main(args) == 0
+    return root, args
+
+
+def test_one_fold_per_hand_source(loso_run):
+    root, _ = loso_run
+    folds = json.loads((root / "out" / "loso.json").read_text())
+    assert [f["source"] for f in folds] == ["asl", "palms"]
+    boxes = {name: sum(len(p.read_text().split("\n")) - 1 for p in (root / "data" / name / "labels").iterdir())
+             for name in ("asl", "palms")}
+    assert [(f["images"], f["boxes"]) for f in folds] == [(12, boxes["asl"]), (12, boxes["palms"])], \
+        "every photo and hand of the left-out source"
+    table = (root / "out" / "loso.md").read_text()
+    assert f"| asl | 12 | {boxes['asl']} |" in table and f"| palms | 12 | {boxes['palms']} |" in table
+
+
+def test_folds_never_see_their_source(loso_run):
+    root, _ = loso_run
+    for left_out, kept in (("asl", "palms"), ("palms", "asl")):
+        args = (root / "out" / "runs" / left_out / "args.yaml").read_text()
+        data_yaml = Path(next(line.split(": ", 1)[1] for line in args.splitlines() if line.startswith("data:")))
+        sources = {r.source for r in read_manifest(data_yaml)}
+        assert sources == {kept, "streets-photos"}, (left_out, sources)
+
+
+def test_fold_scores_equal_handdet_eval(loso_run, tmp_path):
+    """The fold's AP and recall are `handdet eval` of its best.pt on the left-out photos."""
+    from handdet.eval.run import evaluate_weights
+    from handdet.infer.predictor import DEFAULT_CONF
+    from handdet.train.dataset import prepare_data
+
+    root, _ = loso_run
+    fold = json.loads((root / "out" / "loso.json").read_text())[0]
+    held = prepare_data(DataConfig(sources=[SourceConfig("asl", split={"test": 1.0})]), root / "data",
+                        log=lambda *a: None)
+    best = Path(fold["run_dir"]) / "weights" / "best.pt"
+    res = evaluate_weights(best, held, split="test", conf_threshold=DEFAULT_CONF, progress=False)
+    assert fold["ap50"] == pytest.approx(res.ap50) and fold["ap50_95"] == pytest.approx(res.ap50_95)
+    assert fold["recall"] == pytest.approx(res.recall) and fold["conf"] == DEFAULT_CONF
+    assert fold["fp_per_100_handfree"] is not None, "scored on the test-only hand-free folder"
+
+
+def test_rerun_reuses_finished_folds(loso_run, capsys):
+    root, args = loso_run
+    before = (root / "out" / "runs" / "asl" / "weights" / "best.pt").stat().st_mtime_ns
+    assert main(args) == 0
+    assert "reusing" in capsys.readouterr().out
+    assert (root / "out" / "runs" / "asl" / "weights" / "best.pt").stat().st_mtime_ns == before
+
+
+def test_fold_config_leaves_one_out():
+    srcs = [SourceConfig("a"), SourceConfig("b"), SourceConfig("free", format="images")]
+    cfg = TrainConfig(data=DataConfig(sources=srcs))
+    assert [s.source for s in hand_sources(cfg.data)] == ["a", "b"]
+    fc = fold_config(cfg, srcs[0], Path("/tmp/x"))
+    assert [s.source for s in fc.data.sources] == ["b", "free"]
+    assert (fc.project, fc.name, fc.evaluate) == ("/tmp/x", "a", False)
+    assert cfg.data.sources == srcs, "the recipe itself is unchanged"
+    assert replace(fc, project=cfg.project, name=cfg.name, evaluate=True, data=cfg.data) == cfg
+
+
+def test_needs_two_hand_sources(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data:\n  sources:\n    - {source: a}\n    - {source: b, format: images}\n")
+    assert main(["loso", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "at least two hand sources" in capsys.readouterr().err
+
+
+def test_summary_counts_wins_over_mediapipe():
+    from handdet.train.loso import FoldScore
+
+    def fold(name, ap50, ap, mp):
+        return FoldScore(name, 10, 10, ap50, ap, 0.9, 0.9, 0.5, 0.0, "r", 1, mp)
+
+    res = LosoResult([fold("a", 0.9, 0.6, {"ap50": 0.8, "ap50_95": 0.5, "recall": 0.8}),
+                      fold("b", 0.9, 0.4, {"ap50": 0.8, "ap50_95": 0.5, "recall": 0.8})])
+    assert "beats MediaPipe (AP50 and AP50-95) on 1/2" in res.summary_line()
+    assert "| b | 10 | 10 | 0.900 | 0.400 | 0.900 @0.5 | 0.0 | 0.800 | 0.500 | 0.800 |" in res.table()
