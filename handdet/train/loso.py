@@ -7,7 +7,9 @@ A val split that shares people, rooms and cameras with training says little abou
 source left out entirely does. Each fold trains the config's recipe on every other source (hand-free
 photos included), then scores every photo of the left-out source: AP50 and AP50-95 from every box,
 recall at the model's default confidence, and false detections per 100 photos on the config's test-only
-hand-free folders. MediaPipe Hands is scored on the same photos when its environment can be made.
+hand-free folders. MediaPipe Hands is scored on the same photos when its environment can be made. Box
+style is measured too: the median size of the source's boxes against the model's matched boxes, and the
+AP50-95 the model would get with its boxes redrawn that way (`handdet.eval.box_style`).
 Folds whose run finished are reused, an interrupted one resumes, so the command can be re-run.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from handdet.core.atomic import write_text_atomic
@@ -43,6 +45,8 @@ class FoldScore:
     epochs: int
     mediapipe: dict | None = None  # {"ap50", "ap50_95", "recall", ...} on the same photos, or None
     mediapipe_note: str | None = None
+    box_bias: dict | None = None  # median gt/pred width and height ratios of matched boxes (box style)
+    ap50_95_restyled: float | None = None  # AP50-95 with the boxes redrawn in the source's style
 
 
 @dataclass
@@ -52,14 +56,15 @@ class LosoResult:
     def table(self) -> str:
         """Markdown: source left out, AP50, AP50-95, recall @default conf, hand-free FP/100, MediaPipe beside."""
         head = ("| left out | photos | hands | AP50 | AP50-95 | recall @conf | hand-free FP/100 | "
-                "MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall |\n"
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+                "MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall | box h/w vs source | AP50-95 in its style |\n"
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         rows = []
         for f in self.folds:
             mp = f.mediapipe or {}
             rows.append(f"| {f.source} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
                         f"{_f(f.recall)} @{f.conf:g} | {_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
-                        f"{_f(mp.get('ap50_95'))} | {_f(mp.get('recall'))} |")
+                        f"{_f(mp.get('ap50_95'))} | {_f(mp.get('recall'))} | {_bias(f.box_bias)} | "
+                        f"{_f(f.ap50_95_restyled)} |")
         return head + "\n".join(rows) + "\n"
 
     def summary_line(self, where: Path | None = None) -> str:
@@ -75,6 +80,11 @@ class LosoResult:
 
 def _f(v, digits: int = 3) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _bias(b: dict | None) -> str:
+    """The source's boxes against the model's: `1.00 / 1.20` = as wide, 20 % taller (e.g. down to the wrist)."""
+    return "–" if not b or not b.get("n") else f"{b['width_ratio']:.2f} / {b['height_ratio']:.2f}"
 
 
 def hand_sources(data: DataConfig) -> list[SourceConfig]:
@@ -159,6 +169,7 @@ def _train_fold(fcfg: TrainConfig, data_root: str | None, weights_dir: str | Non
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,
                mediapipe: bool, log) -> FoldScore:
     """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders."""
+    from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.run import evaluate_split, load_split, predict_split
     from handdet.infer.predictor import DEFAULT_CONF, PredictorSettings, load_predictor
 
@@ -167,6 +178,8 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     conf = float(getattr(load_predictor(best), "conf", DEFAULT_CONF))
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=conf)
+    bias = box_bias(preds, truth.gts, conf)
+    restyled = evaluate_split(restyle(preds, bias), truth, conf_threshold=conf)[1].ap50_95 if bias.n else None
     fp100 = None
     try:
         neg = load_split(fold_yaml, "test")
@@ -186,7 +199,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
             log(f"handdet loso: {note}")
     return FoldScore(source, len(truth.images), int(sum(len(g) for g in truth.gts)), res.ap50, res.ap50_95,
                      res.recall, res.precision, conf, fp100, str(best.parent.parent), epochs,
-                     _jsonable(mp), note)
+                     _jsonable(mp), note, asdict(bias), restyled)
 
 
 def _jsonable(d: dict | None) -> dict | None:
@@ -197,8 +210,6 @@ def _jsonable(d: dict | None) -> dict | None:
 
 
 def _write(result: LosoResult, out: Path) -> None:
-    from dataclasses import asdict
-
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "loso.json", json.dumps([asdict(f) for f in result.folds], indent=1) + "\n")
     write_text_atomic(out / "loso.md", "# Leave one source out\n\n" + result.table())

@@ -124,9 +124,10 @@ def test_summary_counts_wins_over_mediapipe():
     from handdet.train.loso import FoldScore
 
     def fold(name, ap50, ap, mp):
-        return FoldScore(name, 10, 10, ap50, ap, 0.9, 0.9, 0.5, 0.0, "r", 1, mp)
+        return FoldScore(name, 10, 10, ap50, ap, 0.9, 0.9, 0.5, 0.0, "r", 1, mp,
+                         box_bias={"n": 5, "width_ratio": 1.0, "height_ratio": 1.2}, ap50_95_restyled=0.7)
 
     res = LosoResult([fold("a", 0.9, 0.6, {"ap50": 0.8, "ap50_95": 0.5, "recall": 0.8}),
                       fold("b", 0.9, 0.4, {"ap50": 0.8, "ap50_95": 0.5, "recall": 0.8})])
     assert "beats MediaPipe (AP50 and AP50-95) on 1/2" in res.summary_line()
-    assert "| b | 10 | 10 | 0.900 | 0.400 | 0.900 @0.5 | 0.0 | 0.800 | 0.500 | 0.800 |" in res.table()
+    assert "| b | 10 | 10 | 0.900 | 0.400 | 0.900 @0.5 | 0.0 | 0.800 | 0.500 | 0.800 | 1.00 / 1.20 | 0.700 |" in res.table()
