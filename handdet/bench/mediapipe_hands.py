@@ -1,6 +1,6 @@
 """MediaPipe Hands over images and a video: landmarks, handedness score and latency, as JSON.
 
-Runs in its own virtual environment (see `handdet.bench.mediapipe`): the last MediaPipe release with the
+Runs in its own virtual environment (see `handdet.bench.vs_mediapipe`): the last MediaPipe release with the
 Hands solution and its models inside the wheel (0.10.21) pins numpy<2 and opencv-contrib-python, which
 cannot share handdet's environment. This file imports nothing from handdet.
 
