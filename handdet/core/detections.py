@@ -85,3 +85,10 @@ class Detections:
 
     def __repr__(self) -> str:
         return f"Detections(n={len(self)}, classes={sorted(set(self.class_id.tolist()))})"
+
+
+def predictor_cutoff(conf: float) -> float:
+    """The `>=` cut-off (as the evaluator applies one) that keeps exactly the boxes a predictor set to `conf`
+    keeps: predictors, like Ultralytics, keep scores strictly above `conf`, and an INT8 model's coarse scores
+    land on the threshold itself often enough to change a false-detection count."""
+    return float(np.nextafter(np.float64(conf), np.inf))

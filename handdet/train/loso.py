@@ -169,6 +169,7 @@ def _train_fold(fcfg: TrainConfig, data_root: str | None, weights_dir: str | Non
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,
                mediapipe: bool, log) -> FoldScore:
     """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders."""
+    from handdet.core.detections import predictor_cutoff
     from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.run import evaluate_split, load_split, predict_split
     from handdet.infer.predictor import DEFAULT_CONF, PredictorSettings, load_predictor
@@ -176,17 +177,18 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     truth = load_split(held_yaml, "test")
     every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF))
     conf = float(getattr(load_predictor(best), "conf", DEFAULT_CONF))
+    cut = predictor_cutoff(conf)  # P/R and false detections of exactly the boxes `handdet predict` keeps
     preds = predict_split(every, truth)
-    _, res = evaluate_split(preds, truth, conf_threshold=conf)
-    bias = box_bias(preds, truth.gts, conf)
-    restyled = evaluate_split(restyle(preds, bias), truth, conf_threshold=conf)[1].ap50_95 if bias.n else None
+    _, res = evaluate_split(preds, truth, conf_threshold=cut)
+    bias = box_bias(preds, truth.gts, cut)
+    restyled = evaluate_split(restyle(preds, bias), truth, conf_threshold=cut)[1].ap50_95 if bias.n else None
     fp100 = None
     try:
         neg = load_split(fold_yaml, "test")
     except HanddetError:
         neg = None  # the config keeps no hand-free folder for testing
     if neg is not None:
-        _, r_neg = evaluate_split(predict_split(every, neg), neg, conf_threshold=conf)
+        _, r_neg = evaluate_split(predict_split(every, neg), neg, conf_threshold=cut)
         fp100 = r_neg.fp_per_100_negatives
     mp, note = None, None
     if mediapipe:

@@ -34,3 +34,18 @@ def test_select_sort_merge():
     m = Detections.merge([d, Detections.empty(), d[:1]])
     assert len(m) == 4 and m.class_id.tolist() == [0, 1, 0, 0]
     assert len(Detections.merge([])) == 0
+
+
+@pytest.mark.parametrize("score,conf,kept", [
+    (0.5, 0.5, False),  # on the threshold: a predictor drops it (scores strictly above are kept)
+    (np.nextafter(np.float32(0.5), np.float32(1)), 0.5, True),  # the next float32 up is kept
+    (0.25, 0.25, False),
+    (0.2500001, 0.25, True),
+    (0.0, 0.0, False),
+])
+def test_predictor_cutoff_keeps_what_a_predictor_keeps(score, conf, kept):
+    from handdet.core.detections import predictor_cutoff
+
+    s = np.float32(score)
+    assert bool(np.float64(s) >= predictor_cutoff(conf)) is kept
+    assert bool(s > np.float32(conf)) is kept, "the predictor's own rule on float32 scores"

@@ -79,6 +79,7 @@ def test_folds_never_see_their_source(loso_run):
 
 def test_fold_scores_equal_handdet_eval(loso_run, tmp_path):
     """The fold's AP and recall are `handdet eval` of its best.pt on the left-out photos."""
+    from handdet.core.detections import predictor_cutoff
     from handdet.eval.run import evaluate_weights
     from handdet.infer.predictor import DEFAULT_CONF
     from handdet.train.dataset import prepare_data
@@ -88,7 +89,7 @@ def test_fold_scores_equal_handdet_eval(loso_run, tmp_path):
     held = prepare_data(DataConfig(sources=[SourceConfig("asl", split={"test": 1.0})]), root / "data",
                         log=lambda *a: None)
     best = Path(fold["run_dir"]) / "weights" / "best.pt"
-    res = evaluate_weights(best, held, split="test", conf_threshold=DEFAULT_CONF, progress=False)
+    res = evaluate_weights(best, held, split="test", conf_threshold=predictor_cutoff(DEFAULT_CONF), progress=False)
     assert fold["ap50"] == pytest.approx(res.ap50) and fold["ap50_95"] == pytest.approx(res.ap50_95)
     assert fold["recall"] == pytest.approx(res.recall) and fold["conf"] == DEFAULT_CONF
     assert fold["fp_per_100_handfree"] is not None, "scored on the test-only hand-free folder"
