@@ -58,7 +58,7 @@ def test_convert_scheme_sides(build, tmp_path, capsys):
          "--scheme sides: format 'labelme' has no left/right hand labels "
          "(formats with sides: voc, coco-wholebody, egohands, hagrid)"),
         (["convert", "nope", "{tmp}/voc", "{tmp}/o"],
-         "(known: voc, yolo, coco, coco-wholebody, egohands, oxford, hagrid, labelme)"),
+         "(known: voc, yolo, coco, coco-wholebody, egohands, oxford, hagrid, labelme, images)"),
         (["convert", "coco", "{tmp}/voc", "{tmp}/o"], "no COCO .json files found"),
         (["stats", "{tmp}/nothing"], "data.yaml not found"),
         (["stats", "{tmp}/yolo", "--out", "{tmp}/yolo"], "not a stats folder"),
