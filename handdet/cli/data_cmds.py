@@ -4,6 +4,7 @@
     handdet convert voc ../shared/data/subhi-hands-voc build/subhi --group '^(.*?)_?pic\\d+$'
     handdet convert egohands data/egohands_data build/egohands --scheme sides
     handdet fetch subhi --data-dir data
+    handdet fetch all --data-dir data
     handdet stats build/subhi --out runs/stats/subhi
     handdet merge build/hands build/subhi build/egohands --classes hands=hand
 """
@@ -81,24 +82,33 @@ def convert_cmd(
 
 
 class FetchDataset(str, Enum):
-    """Datasets `handdet fetch` knows."""
+    """Datasets `handdet fetch` knows (`handdet.data.fetch_sources.FETCHABLE`), and `all` of them."""
 
     SUBHI = "subhi"
+    ASL_LETTERS = "asl-letters"
+    HANDS_V2 = "hands-v2"
+    GLOVES_PPE = "gloves-ppe"
+    HAND_FREE = "hand-free"
+    ALL = "all"
 
 
 @app.command("fetch")
 def fetch_cmd(
-    dataset: FetchDataset = typer.Argument(..., help="Dataset to fetch."),
+    dataset: FetchDataset = typer.Argument(..., help="Dataset to fetch, or all of them (the shipped model's sources)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data folder (default: HANDDET_DATA, else ./data)."),
-    download: bool = typer.Option(True, "--download/--no-download", help="Allow a download if the data is missing."),
+    download: bool = typer.Option(True, "--download/--no-download",
+                                  help="Allow a download if the data is missing (else only archives placed in the data folder)."),
 ) -> None:
-    """Make sure a public dataset is in the data folder (downloads it once if allowed)."""
+    """Make sure a public dataset is in the data folder: rebuilt once from its pinned public archive."""
     from handdet.core.paths import data_dir as resolve_data_dir
-    from handdet.data.download import ensure_subhi
+    from handdet.data.fetch_sources import fetch
 
-    path = ensure_subhi(resolve_data_dir(data_dir), allow_download=download)
-    n = sum(1 for _ in path.rglob("*.jpg"))
-    typer.echo(f"{dataset.value}: {n} images at {path}")
+    names = [d.value for d in FetchDataset if d is not FetchDataset.ALL] if dataset is FetchDataset.ALL else [dataset.value]
+    root = resolve_data_dir(data_dir)
+    for name in names:
+        path = fetch(name, root, allow_download=download)
+        n = sum(1 for _ in path.rglob("*.jpg"))
+        typer.echo(f"{name}: {n} images at {path}")
 
 
 @app.command("stats")

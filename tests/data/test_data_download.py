@@ -1,4 +1,5 @@
-"""SubhiH fetch: present data is used as is; no network fails fast with where to put the data."""
+"""SubhiH fetch and the shared downloader: present data is used as is; no network fails fast with where to
+put the data; an archive placed in the data folder is used; damaged zips fail in one line."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import zipfile
 import pytest
 
 from handdet.core.errors import DataError
-from handdet.data.download import SUBHI_COMMIT, ensure_subhi, unpack_subhi
+from handdet.data.download import (
+    SUBHI_COMMIT,
+    SUBHI_REPO,
+    ensure_subhi,
+    github_archive_name,
+    open_zip,
+    read_member,
+    unpack_subhi,
+    zip_root,
+)
 
 
 def test_present_data_is_returned(subhi_voc):
@@ -22,6 +32,7 @@ def test_no_network_fails_fast_with_instructions(tmp_path):
     assert time.perf_counter() - t < 5
     msg = str(e.value)
     assert "download failed" in msg and str(tmp_path / "data" / "subhi-hands-voc") in msg and "\n" not in msg
+    assert f"save that archive as {tmp_path / 'data' / github_archive_name(SUBHI_REPO, SUBHI_COMMIT)}" in msg
     assert [p.name for p in (tmp_path / "data").iterdir()] == []  # no partial download left
 
 
@@ -80,3 +91,43 @@ def test_unpack_rejects_bad_archives_atomically(build, tmp_path, monkeypatch, ca
     with pytest.raises(DataError, match=fragment):
         ensure_subhi(tmp_path / "data", url=archive.as_uri(), progress=False)
     assert [p.name for p in (tmp_path / "data").iterdir()] == []  # nothing half-unpacked
+
+
+def test_archive_placed_in_data_dir_is_used_without_download(build, tmp_path, monkeypatch):
+    import handdet.data.download as dl
+
+    monkeypatch.setattr(dl, "SUBHI_MIN_IMAGES", 2)
+    data = tmp_path / "data"
+    data.mkdir()
+    placed = _archive(build, tmp_path / "a.zip").rename(data / github_archive_name(SUBHI_REPO, SUBHI_COMMIT))
+    target = ensure_subhi(data, allow_download=False, progress=False)
+    assert (target / "test/a.jpg").is_file()
+    assert sorted(p.name for p in data.iterdir()) == sorted([placed.name, "subhi-hands-voc"])  # archive kept
+
+
+@pytest.mark.parametrize(
+    "names, root",
+    [
+        (["HandsDataset-abc/", "HandsDataset-abc/images/a.jpg"], "HandsDataset-abc"),  # GitHub's layout
+        (["images/a.jpg", "labels/a.txt"], ""),  # two top folders: no common root
+        (["a.jpg"], ""),  # flat
+    ],
+)
+def test_zip_root(tmp_path, names, root):
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
+        for n in names:
+            z.writestr(n, b"")
+    with open_zip(tmp_path / "a.zip") as z:
+        assert zip_root(z) == root
+
+
+def test_read_member_damaged_or_missing(tmp_path):
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as z:  # stored, so the bytes can be changed in place
+        z.writestr("top/a.txt", b"A" * 100)
+    path.write_bytes(path.read_bytes().replace(b"A" * 100, b"B" * 100))
+    with open_zip(path) as z:
+        with pytest.raises(DataError, match=r"a.zip: top/a.txt: damaged data in the archive \(Bad CRC"):
+            read_member(z, "top/a.txt", path)
+        with pytest.raises(DataError, match="top/b.txt not in the archive"):
+            read_member(z, "top/b.txt", path)
