@@ -38,7 +38,16 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands to `app`; the modules import nothing heavy at import time.
-    from handdet.cli import bench_cmds, data_cmds, eval_cmds, export_cmds, infer_cmds, train_cmds  # noqa: F401
+    from handdet.cli import (  # noqa: F401
+        bench_cmds,
+        compose_cmds,
+        data_cmds,
+        eval_cmds,
+        export_cmds,
+        infer_cmds,
+        mine_cmds,
+        train_cmds,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
