@@ -5,7 +5,7 @@
     handdet eval --predictions preds.json data/hands/data.yaml   # any detector's output
 
 A dataset with a manifest.csv (`handdet prepare`) is also scored source by source; the table is printed
-before the summary line.
+before the summary line, followed (for weights) by AP and recall by hand width at the network input.
 """
 
 from __future__ import annotations
@@ -64,12 +64,14 @@ def eval_cmd(
         result = run.evaluate_weights(weights[0], data, split, out, imgsz, conf_threshold, device,
                                       default_conf=conf)
         _echo_sources(result.by_source)
+        _echo_widths(result.by_width)
         typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
     out = out or build_dir() / "eval" / "compare"
     results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf)
     for label, r in results.items():
         _echo_sources(r.by_source, label)
+        _echo_widths(r.by_width, label)
     typer.echo(comparison_table(results))
     best = max(results, key=lambda k: results[k].ap50_95 if results[k].ap50_95 is not None else -1.0)
     typer.echo(f"{len(results)} weights; best ap50-95: {best}: "
@@ -85,3 +87,14 @@ def _echo_sources(by_source, label: str | None = None) -> None:
     head = f"{label}: " if label else ""
     typer.echo(f"{head}per source, P/R/F1 and false detections at conf {by_source.default_conf:g}:")
     typer.echo(source_table(by_source))
+
+
+def _echo_widths(by_width, label: str | None = None) -> None:
+    """Print the table by hand width at the network input (nothing when the input size is unknown)."""
+    from handdet.eval.report import width_table
+
+    if by_width is None:
+        return
+    head = f"{label}: " if label else ""
+    typer.echo(f"{head}by hand width at the {by_width.imgsz} px input, recall at conf {by_width.conf_threshold:g}:")
+    typer.echo(width_table(by_width))

@@ -9,7 +9,8 @@ false detections at the model's default confidence, the one `handdet predict` ke
 background source (every image a hand-free photo) gets its false detections at that confidence and
 their rate per 100 photos. Hand-free crops of a hand source's photos count with that source. Each row
 comes from an `Evaluator` over the source's images only, so it equals evaluating that source by itself;
-the `total` row evaluates every image together.
+the `total` row evaluates every image together. Given the network input size, the hand sources and the
+pooled row also carry AP and recall by hand width (`hand_width.score_hand_widths`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from handdet.core.detections import Detections
 from handdet.data.manifest import Kind
 from handdet.eval.evaluator import EvalResult, Evaluator
+from handdet.eval.hand_width import HandWidthScores, score_hand_widths
 
 if TYPE_CHECKING:
     from handdet.eval.run import SplitTruth
@@ -51,6 +53,8 @@ class SourceRow:
         fp: false detections at `default_conf`.
         n_handfree: hand-free photos (`Kind.BACKGROUND`) among the images.
         fp_handfree: false detections on those photos at `default_conf`.
+        by_width: AP and recall at `default_conf` by hand width at the network input; None for a background
+            source or when the input size is unknown.
     """
 
     name: str
@@ -65,6 +69,7 @@ class SourceRow:
     fp: int
     n_handfree: int
     fp_handfree: int
+    by_width: HandWidthScores | None = None
 
     @property
     def fp_per_100_handfree(self) -> float | None:
@@ -99,6 +104,7 @@ def score_sources(
     sources: Sequence[tuple[str, Kind]],
     default_conf: float,
     order: Sequence[str] = (),
+    imgsz: int | None = None,
 ) -> SourceScores:
     """Evaluate each source's images alone, and all images together, at the model's default confidence.
 
@@ -109,6 +115,8 @@ def score_sources(
         default_conf: confidence cut-off of P/R/F1 and false detections, in [0, 1].
         order: source names in the order of the rows (the manifest's); sources it leaves out follow in
             the order they first appear in `sources`, and names without images get no row.
+        imgsz: network input size the predictions were made at; given, the hand and pooled rows get their
+            table by hand width (`SourceRow.by_width`).
 
     Raises:
         ValueError: `preds` or `sources` not aligned with the split, or `default_conf` outside [0, 1].
@@ -128,10 +136,11 @@ def score_sources(
             continue
         background = all(sources[i][1] == Kind.BACKGROUND for i in idx)
         result = _evaluate(preds, truth, idx, default_conf)
+        widths = None if background else _widths(preds, truth, idx, default_conf, imgsz)
         rows.append(_row(name, RowKind.BACKGROUND if background else RowKind.HANDS, result,
-                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND]))
+                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths))
     result = _evaluate(preds, truth, range(n), default_conf)
-    total = _row(TOTAL, RowKind.TOTAL, result, list(handfree))
+    total = _row(TOTAL, RowKind.TOTAL, result, list(handfree), _widths(preds, truth, range(n), default_conf, imgsz))
     return SourceScores(float(default_conf), tuple(rows), total, handfree)
 
 
@@ -143,7 +152,17 @@ def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int]
     return ev.compute()
 
 
-def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int]) -> SourceRow:
+def _widths(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float,
+            imgsz: int | None) -> HandWidthScores | None:
+    """The images `idx` scored by hand width at input size `imgsz`; None without it."""
+    if imgsz is None:
+        return None
+    return score_hand_widths([preds[i] for i in idx], [truth.gts[i] for i in idx], [truth.sizes[i] for i in idx],
+                             imgsz, conf)
+
+
+def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int],
+         by_width: HandWidthScores | None = None) -> SourceRow:
     """A row from the evaluation of a source; `handfree` are positions within it of its hand-free photos."""
     scored = kind != RowKind.BACKGROUND
     return SourceRow(
@@ -159,4 +178,5 @@ def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int]) -> So
         fp=r.fp,
         n_handfree=len(handfree),
         fp_handfree=int(r.image_errors[list(handfree), 1].sum()) if len(handfree) else 0,
+        by_width=by_width,
     )

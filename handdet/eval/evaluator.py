@@ -36,12 +36,12 @@ from handdet.eval.matching import (
     Matching,
     Outcome,
     concat_matchings,
+    match_batched,
     match_images,
 )
 from handdet.eval.roc import FrocCurve, RocCurve, cutoff_indices, froc_curve, image_roc
 
 AREA_NAMES = ("all", "small", "medium", "large")  # the order of COCO_AREA_RANGES
-MAX_PAIRS_PER_BATCH = 2_000_000  # (int) same-image pairs scored in one vectorised batch; bounds memory
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,14 +264,8 @@ class Evaluator:
     def matching(self) -> Matching:
         """The matching of every image updated so far (images not matched yet are matched now)."""
         if self._pending:
-            # Batches of images whose same-image pairs stay under MAX_PAIRS_PER_BATCH.
-            sizes = np.cumsum([len(p) * len(g) for p, g in self._pending])
-            cuts = np.unique(np.r_[0, np.searchsorted(sizes, np.arange(1, sizes[-1] // MAX_PAIRS_PER_BATCH + 1)
-                                                        * MAX_PAIRS_PER_BATCH, side="right"), len(sizes)])
-            for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
-                chunk = self._pending[lo:hi]
-                self._parts.append(match_images([p for p, _ in chunk], [g for _, g in chunk], COCO_IOU_THRESHOLDS,
-                                                COCO_AREA_RANGES, self.max_dets, self.ignore_overlap))
+            self._parts.append(match_batched([p for p, _ in self._pending], [g for _, g in self._pending],
+                                             COCO_IOU_THRESHOLDS, COCO_AREA_RANGES, self.max_dets, self.ignore_overlap))
             self._pending = []
             self._parts = [concat_matchings(self._parts)]
             self._matching = self._parts[0]
@@ -283,7 +277,7 @@ class Evaluator:
         """Compute every metric over the images seen so far (the evaluator is left unchanged)."""
         mt = self.matching
         n_images, n_cls, tr = mt.n_images, self.num_classes, self._t_report
-        n_area, n_thr = len(COCO_AREA_RANGES), len(COCO_IOU_THRESHOLDS)
+        n_area = len(COCO_AREA_RANGES)
         n_gtb = np.diff(mt.gt_offsets)
         order = np.argsort(-mt.pred.confidence.astype(np.float64), kind="stable")  # the one global sort
         scores = mt.pred.confidence.astype(np.float64)[order]
@@ -291,23 +285,20 @@ class Evaluator:
         gt_cls, gt_ign, gt_img = mt.gt.class_id, mt.gt_ignored, mt.gt_image
         n_gt = np.stack([np.bincount(gt_cls[~gt_ign[:, a]], minlength=n_cls) for a in range(n_area)])  # (A, C)
 
-        ap = np.full((n_cls, n_area, n_thr), np.nan)
+        ap = ap_by_range(cls, outcome, n_gt, self.ap_method)
         ap07, ap10 = np.full(n_cls, np.nan), np.full(n_cls, np.nan)
         pr_curves: dict[int, PRCurve] = {}
-        for c in np.flatnonzero(n_gt.sum(0) > 0):
+        for c in np.flatnonzero(n_gt[0] > 0):
             sel = cls == c
-            oc, sc = outcome[sel], scores[sel]
-            for a in np.flatnonzero(n_gt[:, c] > 0):
-                for t in range(n_thr):
-                    col = oc[:, a, t]
-                    counted = col != Outcome.IGNORED
-                    p, r = pr_curve(col[counted] == Outcome.TP, int(n_gt[a, c]))
-                    ap[c, a, t] = average_precision(p, r, self.ap_method)
-                    if a == 0 and t == 0:
-                        ap07[c] = average_precision(p, r, APMethod.VOC07_11)
-                        ap10[c] = average_precision(p, r, APMethod.VOC10_ALL)
-                    if a == 0 and t == tr:
-                        pr_curves[int(c)] = PRCurve(p, r, sc[counted])
+            for t in dict.fromkeys((0, tr)):  # AP50 for VOC, the report IoU for the curves
+                col = outcome[sel, 0, t]
+                counted = col != Outcome.IGNORED
+                p, r = pr_curve(col[counted] == Outcome.TP, int(n_gt[0, c]))
+                if t == 0:
+                    ap07[c] = average_precision(p, r, APMethod.VOC07_11)
+                    ap10[c] = average_precision(p, r, APMethod.VOC10_ALL)
+                if t == tr:
+                    pr_curves[int(c)] = PRCurve(p, r, scores[sel][counted])
 
         # Pooled P/R/F1 at the report IoU, every cut-off, then the chosen one.
         col = outcome[:, 0, tr]
@@ -420,6 +411,30 @@ class Evaluator:
                 gt[missed[g]],
             ))
         return out
+
+
+def ap_by_range(cls: np.ndarray, outcome: np.ndarray, n_gt: np.ndarray, ap_method: APMethod) -> np.ndarray:
+    """AP of every class, size range and IoU threshold of a matching.
+
+    Args:
+        cls: (D,) class id of each detection, the detections in descending confidence.
+        outcome: (D, A, T) `Outcome` of each, per size range and IoU threshold.
+        n_gt: (A, C) counted ground-truth boxes per size range and class.
+        ap_method: the interpolation.
+
+    Returns:
+        (C, A, T) float64 AP; NaN where a class has no counted ground truth in a range.
+    """
+    n_area, n_cls = n_gt.shape
+    ap = np.full((n_cls, n_area, outcome.shape[2]), np.nan)
+    for c in np.flatnonzero(n_gt.sum(0) > 0):
+        oc = outcome[cls == c]
+        for a in np.flatnonzero(n_gt[:, c] > 0):
+            for t in range(outcome.shape[2]):
+                col = oc[:, a, t]
+                p, r = pr_curve(col[col != Outcome.IGNORED] == Outcome.TP, int(n_gt[a, c]))
+                ap[c, a, t] = average_precision(p, r, ap_method)
+    return ap
 
 
 def _confidence_curve(scores: np.ndarray, tp: np.ndarray, n_gt: int) -> ConfidenceCurve:

@@ -4,11 +4,12 @@ The rule is COCO's (pycocotools `COCOeval.evaluateImg`): in each image, detectio
 descending confidence (ties keep input order); each takes the ground-truth box of its class with the
 highest IoU at or above the threshold (pycocotools caps it at 1 - 1e-10) that is still free, preferring
 counted boxes over ignore boxes, ties going to the later box. A detection that takes an *ignore* box
-(VOC `difficult`, COCO `iscrowd`, or a box outside the area range being scored) is ignored — neither a
+(VOC `difficult`, COCO `iscrowd`, or a box outside the size range being scored) is ignored — neither a
 true positive (TP) nor a false positive (FP) — and an ignore box is never a false negative (FN). Boxes
 flagged in `Detections.ignore` stay free for any number of detections (as a crowd box does); boxes
-ignored only for their area are taken at most once, as in pycocotools. An unmatched detection outside
-the area range is ignored too.
+ignored only for their size are taken at most once, as in pycocotools. An unmatched detection outside
+the size range is ignored too. A size range bounds the box area (COCO's small/medium/large) or its width
+(`BoxSize`), optionally measured after scaling each image by its own factor (as the network sees it).
 
 Greedy matching in score order has a property the evaluator relies on: the matches of the detections
 scoring at least `c` do not depend on the detections below `c`. So one matching at the lowest score
@@ -16,8 +17,9 @@ gives the TP/FP/FN counts at every confidence cut-off.
 
 Speed: every same-image, same-class pair is scored in one vectorised IoU; only pairs over the lowest
 threshold become edges. The greedy order is sequential inside an image but independent across images,
-so step k handles the k-th overlapping detection of every image at once, over all thresholds and area
+so step k handles the k-th overlapping detection of every image at once, over all thresholds and size
 ranges: the Python loop runs (most overlapping detections in one image) times, not once per detection.
+`match_batched` bounds memory by matching consecutive images in batches.
 """
 
 from __future__ import annotations
@@ -38,14 +40,24 @@ AREA_SMALL = (0.0, 32.0**2)
 AREA_MEDIUM = (32.0**2, 96.0**2)
 AREA_LARGE = (96.0**2, 1e10)
 COCO_AREA_RANGES = (AREA_ALL, AREA_SMALL, AREA_MEDIUM, AREA_LARGE)
+MAX_PAIRS_PER_BATCH = 2_000_000  # (int) same-image pairs scored in one vectorised batch; bounds memory
+# (int) widths are rounded to 0.001 px, above the ~1e-5 px noise of float32 corners: a box labelled 16 px wide is 16
+WIDTH_DECIMALS = 3
+
+
+class BoxSize(str, Enum):
+    """What the size ranges of a matching bound."""
+
+    AREA = "area"  # width × height in pixels², ranges closed at both ends as in pycocotools
+    WIDTH = "width"  # x2 - x1 in pixels, ranges half-open [low, high) so that adjacent bins split the boxes
 
 
 class Outcome(IntEnum):
-    """What a detection counts as, at one IoU threshold and area range."""
+    """What a detection counts as, at one IoU threshold and size range."""
 
     FP = 0  # false positive, a Type I error: no free ground-truth box of its class overlaps it enough
     TP = 1  # true positive: it took a counted ground-truth box
-    IGNORED = 2  # took an ignore box, or unmatched and outside the area range: not counted
+    IGNORED = 2  # took an ignore box, or unmatched and outside the size range: not counted
 
 
 class IgnoreOverlap(str, Enum):
@@ -67,9 +79,9 @@ class Matching:
         pred_offsets: (n + 1,) detections of image i are pred[pred_offsets[i]:pred_offsets[i + 1]].
         gt_offsets: (n + 1,) the same for ground truth.
         det_index: (D,) index of each scored detection in its image's input `pred`.
-        outcome: (D, A, T) int8 `Outcome` per area range A and IoU threshold T.
+        outcome: (D, A, T) int8 `Outcome` per size range A and IoU threshold T.
         gt_matched: (G, A, T) int64 index into `pred` of the first detection that took each box, -1 if none.
-        gt_ignored: (G, A) bool, ground truth not counted in each area range (ignore flag or area).
+        gt_ignored: (G, A) bool, ground truth not counted in each size range (ignore flag or size).
         iou_thresholds: (T,) the IoU thresholds, as given.
     """
 
@@ -101,7 +113,7 @@ class Matching:
         return int(hit[0])
 
     def found(self, conf_threshold: float, t: int) -> np.ndarray:
-        """(G,) bool, ground truth taken at threshold index `t` (area range 0) by a detection scoring >= the cut-off.
+        """(G,) bool, ground truth taken at threshold index `t` (size range 0) by a detection scoring >= the cut-off.
 
         By the prefix property this is the matching that only the detections >= `conf_threshold` would give.
         """
@@ -115,42 +127,57 @@ def match_image(
     pred: Detections,
     gt: Detections,
     iou_thresholds: np.ndarray | Sequence[float] = (0.5,),
-    area_ranges: Sequence[tuple[float, float]] = (AREA_ALL,),
+    size_ranges: Sequence[tuple[float, float]] = (AREA_ALL,),
     max_dets: int | None = None,
     ignore_overlap: IgnoreOverlap = IgnoreOverlap.IOU,
+    size: BoxSize = BoxSize.AREA,
+    scale: float = 1.0,
 ) -> Matching:
     """Match one image; see `match_images`. Indices in the result are those of this image."""
-    return match_images([pred], [gt], iou_thresholds, area_ranges, max_dets, ignore_overlap)
+    return match_images([pred], [gt], iou_thresholds, size_ranges, max_dets, ignore_overlap, size, [scale])
 
 
 def match_images(
     preds: Sequence[Detections],
     gts: Sequence[Detections],
     iou_thresholds: np.ndarray | Sequence[float] = (0.5,),
-    area_ranges: Sequence[tuple[float, float]] = (AREA_ALL,),
+    size_ranges: Sequence[tuple[float, float]] = (AREA_ALL,),
     max_dets: int | None = None,
     ignore_overlap: IgnoreOverlap = IgnoreOverlap.IOU,
+    size: BoxSize = BoxSize.AREA,
+    scales: np.ndarray | Sequence[float] | None = None,
 ) -> Matching:
-    """Match the detections of each image to its ground truth at several IoU thresholds and area ranges.
+    """Match the detections of each image to its ground truth at several IoU thresholds and size ranges.
 
     Args:
         preds: per image, detections (`xyxy` pixels, `confidence`, `class_id`); their `ignore` is unused.
         gts: per image, ground truth; `ignore` marks boxes that are neither TP nor FN.
         iou_thresholds: (T,) IoU thresholds; a match needs IoU >= threshold.
-        area_ranges: A (low, high) ranges of box area in pixels², both inclusive; ground truth outside a
-            range is ignored there, and so are unmatched detections outside it.
+        size_ranges: A (low, high) ranges of box size (`size`: area in pixels², both ends inclusive, or width
+            in pixels, [low, high)); ground truth outside a range is ignored there, and so are unmatched
+            detections outside it.
         max_dets: keep only the top `max_dets` detections per class and image (pycocotools' maxDets);
             None keeps all.
         ignore_overlap: overlap measure against ignore boxes.
+        size: what the ranges bound.
+        scales: (n,) per image, the factor its boxes are scaled by before their size is measured (width × s,
+            area × s²), e.g. the letterbox factor to the network input; None: 1. Matching itself is
+            unchanged, IoU being scale-invariant.
 
     Returns:
         The `Matching`.
     """
     if len(preds) != len(gts):
         raise ValueError(f"{len(preds)} prediction sets but {len(gts)} ground-truth sets")
+    scale = np.ones(len(preds)) if scales is None else np.asarray(scales, dtype=np.float64).reshape(-1)
+    if len(scale) != len(preds):
+        raise ValueError(f"{len(scale)} scales for {len(preds)} images")
+    if not np.all((scale > 0) & np.isfinite(scale)):
+        raise ValueError("scales must be positive and finite")
+    size = BoxSize(size)
     given = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
     thr = np.minimum(given, 1 - 1e-10)
-    ranges = np.asarray(area_ranges, dtype=np.float64).reshape(-1, 2)
+    ranges = np.asarray(size_ranges, dtype=np.float64).reshape(-1, 2)
     n, n_t, n_a = len(preds), len(thr), len(ranges)
 
     pred_all = Detections.merge(list(preds))
@@ -164,23 +191,48 @@ def match_images(
     gt_image = np.repeat(np.arange(n), n_gt)
     gt_offsets = _offsets(n_gt)
 
-    gt_area = _area64(gt.xyxy)
-    gt_ignored = gt.ignore[:, None] | (gt_area[:, None] < ranges[:, 0]) | (gt_area[:, None] > ranges[:, 1])
+    gt_ignored = gt.ignore[:, None] | outside_ranges(box_sizes(gt.xyxy, size, scale[gt_image]), ranges, size)
     outcome = np.full((len(pred), n_a, n_t), Outcome.FP, np.int8)
     gt_matched = np.full((len(gt), n_a, n_t), -1, np.int64)
     di, gi, ov = _edges(pred, gt, pred_image, gt_offsets, ignore_overlap, thr.min() if n_t else 1.0)
     if len(di):
         _greedy(di, gi, ov, pred_image, thr, gt_ignored, gt.ignore, outcome, gt_matched)
     if len(pred):
-        det_area = _area64(pred.xyxy)
-        outside = (det_area[:, None] < ranges[:, 0]) | (det_area[:, None] > ranges[:, 1])  # (D, A)
+        outside = outside_ranges(box_sizes(pred.xyxy, size, scale[pred_image]), ranges, size)  # (D, A)
         outcome[(outcome == Outcome.FP) & outside[:, :, None]] = Outcome.IGNORED
     return Matching(pred, gt, pred_image, gt_image, pred_offsets, gt_offsets, det_index, outcome, gt_matched,
                     gt_ignored, given)
 
 
+def match_batched(
+    preds: Sequence[Detections],
+    gts: Sequence[Detections],
+    iou_thresholds: np.ndarray | Sequence[float] = (0.5,),
+    size_ranges: Sequence[tuple[float, float]] = (AREA_ALL,),
+    max_dets: int | None = None,
+    ignore_overlap: IgnoreOverlap = IgnoreOverlap.IOU,
+    size: BoxSize = BoxSize.AREA,
+    scales: np.ndarray | Sequence[float] | None = None,
+    max_pairs: int = MAX_PAIRS_PER_BATCH,
+) -> Matching:
+    """`match_images` over batches of consecutive images whose same-image pairs stay under `max_pairs`, joined:
+    the same matching in bounded memory."""
+    if len(preds) != len(gts):
+        raise ValueError(f"{len(preds)} prediction sets but {len(gts)} ground-truth sets")
+    args = (iou_thresholds, size_ranges, max_dets, ignore_overlap, size)
+    if not len(preds):
+        return match_images([], [], *args, scales)
+    sizes = np.cumsum([len(p) * len(g) for p, g in zip(preds, gts, strict=True)])
+    cuts = np.unique(np.r_[0, np.searchsorted(sizes, np.arange(1, sizes[-1] // max_pairs + 1) * max_pairs,
+                                              side="right"), len(sizes)])
+    return concat_matchings([
+        match_images(preds[lo:hi], gts[lo:hi], *args, None if scales is None else scales[lo:hi])
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+    ])
+
+
 def concat_matchings(parts: Sequence[Matching]) -> Matching:
-    """Join matchings of disjoint image sets (same thresholds and area ranges) into one, in order."""
+    """Join matchings of disjoint image sets (same thresholds and size ranges) into one, in order."""
     if not parts:
         raise ValueError("nothing to join")
     if len(parts) == 1:
@@ -225,9 +277,22 @@ def _offsets(counts) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.asarray(counts, dtype=np.int64))]).astype(np.int64)
 
 
-def _area64(xyxy: np.ndarray) -> np.ndarray:
-    b = xyxy.astype(np.float64)
-    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+def box_sizes(xyxy: np.ndarray, size: BoxSize = BoxSize.AREA, scale: float | np.ndarray = 1.0) -> np.ndarray:
+    """(N,) float64 sizes of `xyxy` (N, 4) pixel boxes scaled by `scale` (a number or (N,)): width × scale
+    (rounded to `WIDTH_DECIMALS`), or width × height × scale²; negative extents count as 0."""
+    b = xyxy.astype(np.float64).reshape(-1, 4)
+    w = np.clip(b[:, 2] - b[:, 0], 0, None) * scale
+    if BoxSize(size) is BoxSize.WIDTH:
+        return np.round(w, WIDTH_DECIMALS)
+    return w * (np.clip(b[:, 3] - b[:, 1], 0, None) * scale)
+
+
+def outside_ranges(sizes: np.ndarray, ranges: np.ndarray, size: BoxSize = BoxSize.AREA) -> np.ndarray:
+    """(N, A) bool, whether each of the (N,) `sizes` lies outside each (A, 2) range, by `size`'s convention."""
+    s, lo, hi = np.asarray(sizes, np.float64)[:, None], ranges[:, 0], ranges[:, 1]
+    if BoxSize(size) is BoxSize.AREA:
+        return (s < lo) | (s > hi)
+    return (s < lo) | (s >= hi)
 
 
 def _scored_order(conf: np.ndarray, cls: np.ndarray, image: np.ndarray, max_dets: int | None) -> np.ndarray:

@@ -1,5 +1,5 @@
 """An `EvalResult` as files and text: metrics.json, report.md, a comparison table, the per-source table,
-the summary line."""
+the table by hand width, the summary line."""
 
 from __future__ import annotations
 
@@ -14,12 +14,17 @@ import numpy as np
 from handdet.core.atomic import write_text_atomic
 from handdet.eval.by_source import SourceScores
 from handdet.eval.evaluator import EvalResult
+from handdet.eval.hand_width import HandWidthScores
 from handdet.eval.roc import FROC_FPPI_LEVELS, recall_at_fppi
 
 
-def metrics_dict(result: EvalResult, meta: Mapping | None = None, by_source: SourceScores | None = None) -> dict:
-    """The JSON-safe content of metrics.json: every scalar, per-class AP, the confusion matrix, `meta`, and
-    with `by_source` a `per_source` key (`per_source_dict`).
+def metrics_dict(
+    result: EvalResult, meta: Mapping | None = None, by_source: SourceScores | None = None,
+    by_width: HandWidthScores | None = None,
+) -> dict:
+    """The JSON-safe content of metrics.json: every scalar, per-class AP, the confusion matrix, `meta`, with
+    `by_source` a `per_source` key (`per_source_dict`) and with `by_width` a `by_hand_width` key
+    (`hand_width_dict`).
 
     Undefined values (AP without ground truth, ROC AUC with one class of image) are null.
     """
@@ -66,6 +71,8 @@ def metrics_dict(result: EvalResult, meta: Mapping | None = None, by_source: Sou
     }
     if by_source is not None:
         d["per_source"] = per_source_dict(by_source)
+    if by_width is not None:
+        d["by_hand_width"] = hand_width_dict(by_width)
     if meta:
         d["meta"] = _jsonable(dict(meta))
     return _jsonable(d)
@@ -73,7 +80,8 @@ def metrics_dict(result: EvalResult, meta: Mapping | None = None, by_source: Sou
 
 def per_source_dict(scores: SourceScores) -> dict:
     """Source name -> its numbers (the pooled row last, as "all"); every row has the same keys, null where a
-    number does not apply (AP and P/R/F1 of a background source, the hand-free rate of a hand source)."""
+    number does not apply (AP and P/R/F1 of a background source, the hand-free rate of a hand source, the
+    table by hand width of a background source or when the input size is unknown)."""
     return {row.name: {
         "kind": row.kind.value,
         "images": row.n_images,
@@ -87,14 +95,29 @@ def per_source_dict(scores: SourceScores) -> dict:
         "handfree_images": row.n_handfree,
         "fp_per_100_handfree": row.fp_per_100_handfree,
         "default_conf": scores.default_conf,
+        "by_hand_width": None if row.by_width is None else hand_width_dict(row.by_width),
     } for row in scores}
 
 
+def hand_width_dict(scores: HandWidthScores) -> dict:
+    """The table by hand width: `imgsz`, `conf_threshold` and `iou_threshold` of the recall, and `rows`, bin
+    name ('<16', '16-32', '32-64', '>=64', then 'all') -> min_px, max_px (null: unbounded), hands, ap50,
+    ap50_95, recall (null without hands)."""
+    return {
+        "imgsz": scores.imgsz,
+        "conf_threshold": scores.conf_threshold,
+        "iou_threshold": 0.5,
+        "rows": {row.name: {"min_px": row.low, "max_px": row.high, "hands": row.n_gt, "ap50": row.ap50,
+                            "ap50_95": row.ap50_95, "recall": row.recall} for row in scores},
+    }
+
+
 def write_metrics_json(
-    result: EvalResult, path: str | os.PathLike, meta: Mapping | None = None, by_source: SourceScores | None = None
+    result: EvalResult, path: str | os.PathLike, meta: Mapping | None = None, by_source: SourceScores | None = None,
+    by_width: HandWidthScores | None = None,
 ) -> Path:
     """Write `metrics_dict` as indented JSON, atomically."""
-    return write_text_atomic(path, json.dumps(metrics_dict(result, meta, by_source), indent=2) + "\n")
+    return write_text_atomic(path, json.dumps(metrics_dict(result, meta, by_source, by_width), indent=2) + "\n")
 
 
 def _jsonable(x):
@@ -158,6 +181,24 @@ def source_note(scores: SourceScores) -> str:
             "alone.")
 
 
+def width_table(scores: HandWidthScores) -> str:
+    """A markdown table with one row per bin of hand width and the row of every hand last."""
+    head = (f"| hand width at {scores.imgsz} px | hands | AP50 | AP50-95 | recall@{fmt(scores.conf_threshold, 2)} |\n"
+            "|---|---:|---:|---:|---:|\n")
+    rows = [f"| {f'**{row.name}**' if row is scores.total else row.name} | {row.n_gt} | {fmt(row.ap50)} | "
+            f"{fmt(row.ap50_95)} | {fmt(row.recall)} |" for row in scores]
+    return head + "\n".join(rows) + "\n"
+
+
+def width_note(scores: HandWidthScores) -> str:
+    """What `width_table` bins and counts, in a few lines."""
+    return (f"Hands binned by box width at the network input: the width in the photo times {scores.imgsz} / "
+            "max(photo width, height), the predictor's letterbox factor. Each bin is scored as COCO scores its area "
+            "ranges: hands outside the bin are ignored, and so is a detection outside it unless it takes a hand in "
+            f"it. Recall: the share of the bin's hands found at confidence {fmt(scores.conf_threshold, 2)} "
+            "(the model's default unless --conf is given), IoU 0.50.")
+
+
 COMPARE_COLUMNS = (("ap50", "AP50"), ("ap50_95", "AP50-95"), ("ap75", "AP75"), ("ap50_voc07", "AP50 VOC07"),
                    ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("conf_threshold", "@conf"),
                    ("roc_auc", "ROC AUC"), ("fp_per_100_negatives", "FP/100 neg"))
@@ -191,9 +232,10 @@ def markdown_report(
     gallery: str | None = None,
     by_source: SourceScores | None = None,
     gallery_handfree: str | None = None,
+    by_width: HandWidthScores | None = None,
 ) -> str:
-    """A readable report: inputs, headline metrics, per-source table, per-class AP, confusion matrix,
-    definitions, plots.
+    """A readable report: inputs, headline metrics, per-source table, tables by hand width, per-class AP,
+    confusion matrix, definitions, plots.
 
     Args:
         result: the evaluation.
@@ -203,6 +245,8 @@ def markdown_report(
         gallery: relative path of the error gallery image, if any.
         by_source: the per-source scores of a multi-source split, if any.
         gallery_handfree: relative path of the gallery of false detections on hand-free photos, if any.
+        by_width: AP and recall by hand width over the split, if known; with `by_source`, each hand source's
+            table follows.
     """
     r = result
     out = [f"# {title}", ""]
@@ -238,6 +282,11 @@ def markdown_report(
         if by_source.total.n_handfree and not gallery_handfree:
             out += [f"No false detection on the {by_source.total.n_handfree} hand-free photos at confidence "
                     f"{fmt(by_source.default_conf, 2)}.", ""]
+    if by_width is not None:
+        out += [f"## By hand width at {by_width.imgsz} px", "", width_note(by_width), "", width_table(by_width)]
+        for row in by_source.rows if by_source is not None else ():
+            if row.by_width is not None:
+                out += [f"### {row.name}", "", width_table(row.by_width)]
     if r.ap50_per_class:
         out += ["## Per class", "", "| class | AP50 | AP50-95 | boxes |", "|---|---:|---:|---:|"]
         out += [f"| {r.names.get(c, c)} | {fmt(r.ap50_per_class[c])} | {fmt(r.ap50_95_per_class[c])} | "

@@ -4,9 +4,10 @@
 
 The library calls behind the command (the training wrapper calls `evaluate_weights`):
 `evaluate_weights`, `evaluate_many`, `evaluate_predictions`. Each returns a `SplitResult` (an `EvalResult`
-that, for a multi-source dataset with a manifest.csv, also holds each source scored alone) and, given
-`out`, writes metrics.json, report.md, the plots and the error galleries into a temporary folder that is
-renamed to `out` only when everything succeeded.
+that, for a multi-source dataset with a manifest.csv, also holds each source scored alone, and for weights,
+whose input size is known, AP and recall by hand width at that size) and, given `out`, writes metrics.json,
+report.md, the plots and the error galleries into a temporary folder that is renamed to `out` only when
+everything succeeded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handdet.data.manifest import read_manifest, sources_of
 from handdet.eval.by_source import SourceScores, score_sources
 from handdet.eval.evaluator import EvalResult, Evaluator
 from handdet.eval.gallery import worst_false_alarms, worst_images, write_error_gallery
+from handdet.eval.hand_width import HandWidthScores, score_hand_widths
 from handdet.eval.plots import PLOT_FILES, save_plots
 from handdet.eval.report import comparison_table, markdown_report, write_metrics_json
 
@@ -47,13 +49,17 @@ class SplitTruth:
 
 @dataclass(frozen=True, eq=False)
 class SplitResult(EvalResult):
-    """An `EvalResult` of a split plus, when the dataset has a manifest.csv, each source scored alone."""
+    """An `EvalResult` of a split plus, when the dataset has a manifest.csv, each source scored alone, and when
+    the network input size is known, AP and recall by hand width at that size (`hand_width`)."""
 
     by_source: SourceScores | None = None
+    by_width: HandWidthScores | None = None
 
     @classmethod
-    def of(cls, result: EvalResult, by_source: SourceScores | None) -> SplitResult:
-        return cls(**{f.name: getattr(result, f.name) for f in fields(EvalResult)}, by_source=by_source)
+    def of(cls, result: EvalResult, by_source: SourceScores | None,
+           by_width: HandWidthScores | None = None) -> SplitResult:
+        return cls(**{f.name: getattr(result, f.name) for f in fields(EvalResult)}, by_source=by_source,
+                   by_width=by_width)
 
 
 def load_split(data_yaml: str | os.PathLike, split: str = "val") -> SplitTruth:
@@ -137,9 +143,12 @@ def evaluate_split(
     return ev, ev.compute()
 
 
-def score_split_sources(preds: Sequence[Detections], truth: SplitTruth, default_conf: float) -> SourceScores | None:
+def score_split_sources(
+    preds: Sequence[Detections], truth: SplitTruth, default_conf: float, imgsz: int | None = None
+) -> SourceScores | None:
     """Each source of the split scored alone (`by_source.score_sources`), the rows in the order of the sources'
-    first lines in manifest.csv; None when the dataset has no manifest.
+    first lines in manifest.csv, with their tables by hand width at input size `imgsz` when it is given; None
+    when the dataset has no manifest.
 
     Raises:
         DataError: the manifest is malformed or does not list an image of the split.
@@ -148,21 +157,31 @@ def score_split_sources(preds: Sequence[Detections], truth: SplitTruth, default_
     if sources is None:
         return None
     order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
-    return score_sources(preds, truth, sources, default_conf, order)
+    return score_sources(preds, truth, sources, default_conf, order, imgsz)
+
+
+def score_split_widths(
+    preds: Sequence[Detections], truth: SplitTruth, default_conf: float, imgsz: int, by_source: SourceScores | None
+) -> HandWidthScores:
+    """AP and recall at `default_conf` by hand width at input size `imgsz` over the whole split (the pooled
+    per-source row's table when `by_source` has it)."""
+    if by_source is not None and by_source.total.by_width is not None:
+        return by_source.total.by_width
+    return score_hand_widths(preds, truth.gts, truth.sizes, imgsz, default_conf)
 
 
 def write_outputs(
     out_dir: str | os.PathLike, ev: Evaluator, result: EvalResult, truth: SplitTruth, meta: dict, title: str,
-    by_source: SourceScores | None = None,
+    by_source: SourceScores | None = None, by_width: HandWidthScores | None = None,
 ) -> dict[str, Path]:
     """Write metrics.json, report.md, the plots and gallery.jpg into `out_dir` (not atomic by itself); with
     `by_source`, the per-source table and, when the split has hand-free photos with a false detection at the
-    default confidence, gallery_handfree.jpg."""
+    default confidence, gallery_handfree.jpg; with `by_width`, the tables by hand width."""
     import cv2
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"metrics.json": write_metrics_json(result, out_dir / "metrics.json", meta, by_source)}
+    files = {"metrics.json": write_metrics_json(result, out_dir / "metrics.json", meta, by_source, by_width)}
     files.update(save_plots(result, out_dir))
     path_of = dict(zip(truth.stems, truth.images, strict=True))
 
@@ -181,7 +200,7 @@ def write_outputs(
             files["gallery_handfree.jpg"] = handfree
     report = markdown_report(result, title, meta, {cap: name for name, cap in PLOT_FILES.items()},
                              "gallery.jpg" if gallery else None, by_source,
-                             "gallery_handfree.jpg" if handfree else None)
+                             "gallery_handfree.jpg" if handfree else None, by_width)
     (out_dir / "report.md").write_text(report)
     files["report.md"] = out_dir / "report.md"
     return files
@@ -206,11 +225,14 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
     predictor = _predictor(weights, truth, imgsz, device)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)
-    by_source = score_split_sources(preds, truth, model_default_conf(weights) if default_conf is None else default_conf)
+    conf = model_default_conf(weights) if default_conf is None else default_conf
+    size = getattr(predictor, "imgsz", imgsz)  # the letterbox size the predictor scaled every image to
+    by_source = score_split_sources(preds, truth, conf, size)
+    by_width = None if size is None else score_split_widths(preds, truth, conf, size, by_source)
     meta = {"weights": str(weights), "data": str(truth.yaml_path), "split": truth.split,
-            "imgsz": getattr(predictor, "imgsz", imgsz), "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
+            "imgsz": size, "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
             "predict_max_det": EVAL_MAX_DET, "device": device}
-    return ev, SplitResult.of(result, by_source), meta
+    return ev, SplitResult.of(result, by_source, by_width), meta
 
 
 def evaluate_weights(
@@ -235,8 +257,8 @@ def evaluate_weights(
         conf_threshold: cut-off for P/R/F1 and the confusion matrix; None: the one that maximises F1.
         device: "cpu", "cuda", "0", ...
         progress: show a progress bar.
-        default_conf: cut-off of the per-source P/R/F1 and false detections (multi-source datasets);
-            None: the model's own (`infer.predictor.default_conf`).
+        default_conf: cut-off of the per-source P/R/F1 and false detections (multi-source datasets) and of
+            the recall by hand width; None: the model's own (`infer.predictor.default_conf`).
 
     Raises:
         HanddetError: unusable weights or data, with one line naming the file.
@@ -246,7 +268,7 @@ def evaluate_weights(
     if out is not None:
         with atomic_dir(out) as tmp:
             write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}",
-                          result.by_source)
+                          result.by_source, result.by_width)
     return result
 
 
@@ -279,7 +301,7 @@ def evaluate_many(
         with atomic_dir(out) as tmp:
             for label, (ev, result, meta) in runs.items():
                 write_outputs(tmp / _folder_name(label), ev, result, truth, meta, f"Evaluation of {label} on {split}",
-                              result.by_source)
+                              result.by_source, result.by_width)
             (tmp / "comparison.md").write_text(f"# {split} of {truth.yaml_path}\n\n" + comparison_table(results))
     return results
 
@@ -295,7 +317,8 @@ def evaluate_predictions(
     """Evaluate a predictions JSON (any detector's, in `handdet predict --save-json` format) on a split.
 
     `default_conf` is the cut-off of the per-source P/R/F1 and false detections (multi-source datasets);
-    None: `infer.predictor.DEFAULT_CONF`, the JSON saying nothing of the model that made it.
+    None: `infer.predictor.DEFAULT_CONF`, the JSON saying nothing of the model that made it. Nor does it say
+    the input size, so there is no table by hand width.
 
     Raises:
         DataError: missing or malformed file, unknown image stem or class, naming the file and entry.

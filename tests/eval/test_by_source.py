@@ -236,7 +236,8 @@ def test_cli_prints_and_writes_the_per_source_table(case, multi_yaml, preds_json
     out = tmp_path / "eval"
     assert main(["eval", *head(preds_json), str(multi_yaml), "--out", str(out), *extra]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    table = [ln for ln in lines if ln.startswith("| ")]
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("| source |"))
+    table = [ln for ln in lines[start:lines.index("", start)] if ln.startswith("| ")]  # the first table only
     assert [ln.split(" | ")[0][2:] for ln in table[1:]] == [*HAND_SOURCES, HANDFREE, f"**{TOTAL}**"]
     assert lines.index(table[-1]) < len(lines) - 1 and lines[-1].startswith("ap50 ")  # the table, then the summary
     m = json.loads((out / "metrics.json").read_text())
@@ -244,6 +245,9 @@ def test_cli_prints_and_writes_the_per_source_table(case, multi_yaml, preds_json
     assert list(per) == [*HAND_SOURCES, HANDFREE, TOTAL]
     assert {row["kind"] for row in per.values()} == {"hands", "background", "all"}
     assert all(row["default_conf"] == conf for row in per.values())
+    # Tables by hand width: for weights (their input size is known), of each hand source and the pooled row.
+    with_widths = [name for name, row in per.items() if row["by_hand_width"] is not None]
+    assert with_widths == ([*HAND_SOURCES, TOTAL] if head(preds_json)[0] == str(SHIPPED_PT) else [])
     street = per[HANDFREE]
     assert street["images"] == street["handfree_images"] == 6 and street["ap50"] is None
     assert street["fp_per_100_handfree"] == pytest.approx(100.0 * street["false_detections"] / 6)

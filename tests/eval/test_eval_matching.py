@@ -1,4 +1,4 @@
-"""Greedy matching: hand-computed single-image cases, thresholds, areas, batches, the prefix property."""
+"""Greedy matching: hand-computed single-image cases, thresholds, areas and widths, batches, the prefix property."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from handdet.eval.matching import (
     AREA_LARGE,
     COCO_AREA_RANGES,
     COCO_IOU_THRESHOLDS,
+    BoxSize,
     IgnoreOverlap,
     Outcome,
     concat_matchings,
+    match_batched,
     match_image,
     match_images,
 )
@@ -51,9 +53,17 @@ CASES = [
      [TP, FP], [0]),
     ("equal scores keep input order", [(50, 50, 60, 60, 0.5), (*A, 0.5)], [A], None, {}, [FP, TP], [1]),
     ("area range: small box is ignored when scoring large ones", [(*A, 0.9), (40, 40, 50, 50, 0.8)], [A], None,
-     {"area_ranges": (AREA_LARGE,)}, [IG, IG], [0]),
+     {"size_ranges": (AREA_LARGE,)}, [IG, IG], [0]),
     ("area range: large unmatched detection is an FP there", [(0, 0, 100, 100, 0.9)], [A], None,
-     {"area_ranges": (AREA_LARGE,)}, [FP], [-1]),
+     {"size_ranges": (AREA_LARGE,)}, [FP], [-1]),
+    ("width range is half-open: a 16 px box is outside [0, 16)", [(0, 0, 16, 10, 0.9)], [(0, 0, 16, 10)], None,
+     {"size_ranges": ((0, 16),), "size": BoxSize.WIDTH}, [IG], [0]),
+    ("width range: the same boxes at scale 0.5 are 8 px, inside", [(0, 0, 16, 10, 0.9)], [(0, 0, 16, 10)], None,
+     {"size_ranges": ((0, 16),), "size": BoxSize.WIDTH, "scale": 0.5}, [TP], [0]),
+    ("width range: a detection outside it that takes a box inside is a TP", [(0, 0, 17, 15, 0.9)], [(0, 0, 15, 15)],
+     None, {"size_ranges": ((0, 16),), "size": BoxSize.WIDTH}, [TP], [0]),
+    ("width range: an unmatched detection outside it is ignored", [(50, 50, 90, 60, 0.9)], [A], None,
+     {"size_ranges": ((0, 16),), "size": BoxSize.WIDTH}, [IG], [-1]),
 ]
 
 
@@ -88,12 +98,31 @@ def test_thresholds_and_areas_at_once():
 def test_batch_equals_images_one_by_one():
     pairs = synthetic_pairs(60, 25, n_gt=(0, 12), seed=5, p_ignore=0.1)
     preds, gts = [p for p, _ in pairs], [g for _, g in pairs]
-    kw = {"iou_thresholds": COCO_IOU_THRESHOLDS, "area_ranges": COCO_AREA_RANGES, "max_dets": 10}
+    kw = {"iou_thresholds": COCO_IOU_THRESHOLDS, "size_ranges": COCO_AREA_RANGES, "max_dets": 10}
     whole = match_images(preds, gts, **kw)
     parts = concat_matchings([match_image(p, g, **kw) for p, g in pairs])
     for field in ("outcome", "gt_matched", "det_index", "pred_image", "gt_image", "pred_offsets", "gt_offsets"):
         np.testing.assert_array_equal(getattr(whole, field), getattr(parts, field), err_msg=field)
     assert whole.n_images == 60 and whole.pred_offsets[-1] == len(whole.pred) <= 60 * 25
+
+
+def test_batched_equals_whole_with_scales():
+    pairs = synthetic_pairs(40, 20, n_gt=(0, 10), seed=6, p_ignore=0.1)
+    preds, gts = [p for p, _ in pairs], [g for _, g in pairs]
+    kw = {"iou_thresholds": COCO_IOU_THRESHOLDS, "size_ranges": ((0, 16), (16, 64), (64, np.inf)),
+          "max_dets": 10, "size": BoxSize.WIDTH, "scales": np.linspace(0.2, 2.0, len(pairs))}
+    whole = match_images(preds, gts, **kw)
+    batched = match_batched(preds, gts, **kw, max_pairs=300)
+    for field in ("outcome", "gt_matched", "gt_ignored", "det_index", "pred_image", "gt_offsets"):
+        np.testing.assert_array_equal(getattr(whole, field), getattr(batched, field), err_msg=field)
+    assert match_batched([], [], **(kw | {"scales": None})).outcome.shape == (0, 3, 10)
+
+
+@pytest.mark.parametrize("scales, message", [([1.0], "1 scales for 2 images"), ([1.0, 0.0], "positive"),
+                                             ([1.0, np.inf], "positive")], ids=["too few", "zero", "infinite"])
+def test_bad_scales(scales, message):
+    with pytest.raises(ValueError, match=message):
+        match_images([Detections.empty()] * 2, [Detections.empty()] * 2, scales=scales)
 
 
 def test_prefix_property():
