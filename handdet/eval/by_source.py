@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from handdet.core.detections import Detections
+from handdet.core.detections import Detections, predictor_cutoff
 from handdet.data.manifest import Kind
 from handdet.eval.evaluator import EvalResult, Evaluator
 from handdet.eval.hand_width import HandWidthScores, score_hand_widths
@@ -146,7 +146,7 @@ def score_sources(
 
 def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float) -> EvalResult:
     """The evaluation of the images `idx` alone, as `run.evaluate_split` would make it of a split of just them."""
-    ev = Evaluator(truth.names, conf_threshold=conf)
+    ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(conf))  # the boxes `handdet predict` keeps
     for i in idx:
         ev.update(preds[i], truth.gts[i], image_id=truth.stems[i])
     return ev.compute()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handdet.core.detections import Detections
+from handdet.core.detections import Detections, predictor_cutoff
 from handdet.eval.ap import APMethod
 from handdet.eval.evaluator import ap_by_range
 from handdet.eval.matching import (
@@ -162,7 +162,7 @@ def score_hand_widths(
     n_gt = np.stack([np.bincount(mt.gt.class_id[~mt.gt_ignored[:, a]], minlength=n_cls)
                      for a in range(len(ranges))]).reshape(len(ranges), n_cls)  # (A, C)
     ap = ap_by_range(cls, outcome, n_gt, ap_method)  # (C, A, T)
-    kept = mt.pred.confidence.astype(np.float64) >= conf_threshold
+    kept = mt.pred.confidence.astype(np.float64) >= predictor_cutoff(conf_threshold)  # as a predictor keeps
     rows = []
     for a, (low, high) in enumerate(ranges):
         has = n_gt[a] > 0

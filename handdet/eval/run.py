@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from handdet.core.atomic import atomic_dir
-from handdet.core.detections import Detections
+from handdet.core.detections import Detections, predictor_cutoff
 from handdet.core.errors import DataError, WeightsError
 from handdet.data.manifest import read_manifest, sources_of
 from handdet.eval.by_source import SourceScores, score_sources
@@ -194,7 +194,8 @@ def write_outputs(
         files["gallery.jpg"] = gallery
     handfree = None
     if by_source is not None and by_source.handfree_images:
-        alarms = worst_false_alarms(ev.errors(by_source.default_conf, by_source.handfree_images), GALLERY_TOP_K)
+        alarms = worst_false_alarms(ev.errors(predictor_cutoff(by_source.default_conf), by_source.handfree_images),
+                                    GALLERY_TOP_K)
         handfree = write_error_gallery(alarms, load, out_dir / "gallery_handfree.jpg", truth.names)
         if handfree:
             files["gallery_handfree.jpg"] = handfree
