@@ -1,6 +1,9 @@
 """`handdet export`: ONNX export with graph, runtime and parity checks, optional INT8.
 
     handdet export weights/handdet-n.pt --imgsz 320 --data build/datasets/subhi/data.yaml --int8
+
+With a multi-source --data (manifest.csv beside it) INT8 is calibrated on every source and a per-source
+FP32-vs-INT8 table is printed before the summary line.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ def export_cmd(
     parity_images: int = typer.Option(32, "--parity-images", help="Images in the parity check."),
     conf: float = typer.Option(None, "--conf", help="Default confidence stored in the model; parity cut-off (default 0.5)."),
     int8: bool = typer.Option(False, "--int8", help="Also write a static INT8 model (<name>-int8.onnx)."),
-    calib_images: int = typer.Option(64, "--calib-images", help="INT8 calibration images."),
+    calib_images: int = typer.Option(64, "--calib-images",
+                                     help="INT8 calibration images, spread evenly (calibration data without a manifest)."),
+    calib_per_source: int = typer.Option(16, "--calib-per-source",
+                                         help="INT8 calibration images drawn from each source of the train split "
+                                              "(calibration data with a manifest.csv, hand-free folders included)."),
+    calib_seed: int = typer.Option(0, "--calib-seed", help="Seed of the per-source calibration draw."),
     calib_data: Path = typer.Option(None, "--calib-data", help="data.yaml (train split) or folder to calibrate on."),
     out: Path = typer.Option(None, "--out", help="Output .onnx (default: beside the weights)."),
 ) -> None:
@@ -34,7 +42,13 @@ def export_cmd(
 
     result = export_onnx(weights, out, imgsz=imgsz, opset=opset, dynamic=dynamic, simplify=simplify, data=data,
                          parity_images=parity_images, conf=conf, int8=int8, calib_images=calib_images,
-                         calib_data=calib_data)
+                         calib_data=calib_data, calib_per_source=calib_per_source, calib_seed=calib_seed)
     if result.int8 is not None:
+        if result.int8.by_source is not None:
+            from handdet.export.int8_check import source_table
+
+            typer.echo(f"INT8 vs FP32 per source on {result.int8.judged_on}, false detections at conf "
+                       f"{result.parity.conf:g}:")
+            typer.echo(source_table(result.int8.by_source))
         typer.echo(f"INT8: {result.int8.note}")
     typer.echo(result.line())

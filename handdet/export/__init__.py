@@ -1,1 +1,1 @@
-"""Export: ONNX through Ultralytics, graph and parity checks, handdet metadata, INT8 quantisation."""
+"""Export: ONNX through Ultralytics, graph and parity checks, handdet metadata, INT8 quantisation judged per source."""

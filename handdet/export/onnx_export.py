@@ -8,6 +8,10 @@ model on real images (same boxes within 1 px, scores within 1e-3, AP50 within 0.
 INT8 quantisation with its own accuracy and speed report. Only when every check passed are the
 model, the INT8 model and `<name>.parity.json` moved into place; a failed check leaves the
 previous files untouched and names the check.
+
+For a multi-source dataset (a manifest.csv beside the data.yaml) INT8 is calibrated on the same number of
+train images from every source, hand-free folders included (`calibration`), and judged on every source of
+the val split alone (`int8_check`): one source that loses is enough to keep FP32 the default.
 """
 
 from __future__ import annotations
@@ -19,14 +23,19 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from handdet.core.errors import ConfigError, DataError, HanddetError, WeightsError, one_line
+from handdet.export.calibration import DEFAULT_CALIB_PER_SOURCE, DEFAULT_CALIB_SEED, CalibrationSet
 from handdet.export.parity import EVAL_CONF, ImageSet, ParityReport, default_images, load_images
+
+if TYPE_CHECKING:
+    from handdet.export.int8_check import SourceDelta
 
 DEFAULT_IMGSZ = 320  # (int) export size: real time on a CPU, and what `handdet webcam` runs at
 DEFAULT_PARITY_IMAGES = 32  # (int) real images for the parity check: enough to catch a broken graph, fast
-DEFAULT_CALIB_IMAGES = 64  # (int) INT8 calibration images; MinMax ranges settle by a few dozen
-INT8_MAX_AP_DROP = 0.02  # (AP50) a bigger drop and FP32 stays the recommended model
+DEFAULT_CALIB_IMAGES = 64  # (int) INT8 calibration images without a manifest; MinMax ranges settle by a few dozen
+INT8_MAX_AP_DROP = 0.02  # (AP50) without a manifest: a bigger pooled drop and FP32 stays the recommended model
 
 
 class ExportCheckError(HanddetError):
@@ -35,7 +44,12 @@ class ExportCheckError(HanddetError):
 
 @dataclass(frozen=True)
 class Int8Report:
-    """INT8 against FP32 on the same images: speed and accuracy."""
+    """INT8 against FP32 on the same images: speed and accuracy.
+
+    With a manifest, `ap50_*` are pooled over the whole val split, `by_source` holds every source's figures
+    and `decided_by` is "per-source"; without one, `ap50_*` are over the parity images ("pooled AP50") or
+    absent ("agreement"). `note` is the reason for `recommended`.
+    """
 
     path: str
     n_calib: int
@@ -50,6 +64,17 @@ class Int8Report:
     ap50_drop: float | None
     recommended: str  # "int8" or "fp32"
     note: str
+    calib_per_source: dict[str, int] | None = None  # source -> calibration images, when stratified
+    decided_by: str = "pooled AP50"  # "per-source", "pooled AP50" or "agreement"
+    judged_on: str = ""  # the images the recommendation was judged on
+    by_source: list[SourceDelta] | None = None
+    rule: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """For parity.json: every field, per-source rows with their derived figures."""
+        d = asdict(self)
+        d["by_source"] = [r.to_dict() for r in self.by_source] if self.by_source is not None else None
+        return d
 
 
 @dataclass(frozen=True)
@@ -67,8 +92,25 @@ class ExportResult:
             i = self.int8
             ap = f", AP50 drop {i.ap50_drop:+.4f}" if i.ap50_drop is not None else (
                 f", agreement AP50 {i.agreement_ap50:.3f}" if i.agreement_ap50 is not None else "")
+            if i.by_source is not None:
+                ap = _per_source_summary(i.by_source)
             s += f"; INT8 {i.path}: {i.speedup:.2f}x faster{ap}, recommended: {i.recommended}"
         return s
+
+
+def _per_source_summary(rows: list[SourceDelta]) -> str:
+    """`, worst hand source NAME AP50 -0.0040, hand-free FP/100 1.84 -> 1.84` for the summary line."""
+    from handdet.eval.by_source import RowKind
+
+    hands = [r for r in rows if r.kind == RowKind.HANDS and r.ap50_drop is not None]
+    s = ""
+    if hands:
+        worst = max(hands, key=lambda r: r.ap50_drop)
+        s += f", worst hand source {worst.name} AP50 {-worst.ap50_drop:+.4f}"
+    total = next((r for r in rows if r.kind == RowKind.TOTAL), None)
+    if total is not None and total.n_handfree:
+        s += f", hand-free FP/100 {total.handfree_fp32:.2f} -> {total.handfree_int8:.2f}"
+    return s
 
 
 def _one_line(e: BaseException, limit: int = 200) -> str:
@@ -146,6 +188,8 @@ def export_onnx(
     calib_images: int = DEFAULT_CALIB_IMAGES,
     calib_data: str | os.PathLike | None = None,
     int8_exclude_head: bool = True,
+    calib_per_source: int = DEFAULT_CALIB_PER_SOURCE,
+    calib_seed: int = DEFAULT_CALIB_SEED,
 ) -> ExportResult:
     """Export `weights` to ONNX, check it, and move it into place (see module docstring).
 
@@ -162,10 +206,14 @@ def export_onnx(
             sample photos (no AP50 then).
         parity_images: how many images the parity check uses.
         conf, iou: defaults recorded in the model's metadata; `conf` is also the parity cut-off.
-        int8: also write a static INT8 model.
-        calib_images: calibration images for INT8.
+        int8: also write a static INT8 model; with a manifest.csv beside `data`, recommended only when every
+            source of its val split passes `int8_check.decide_int8`, else when the pooled AP50 drops by at
+            most `INT8_MAX_AP_DROP`.
+        calib_images: calibration images for INT8 when the calibration data has no manifest (spread evenly).
         calib_data: data.yaml (train split) or folder for calibration; default as `data`.
         int8_exclude_head: keep the head's decoding in FP32 (see `quantize`).
+        calib_per_source: with a manifest, calibration images drawn from each source of the train split.
+        calib_seed: seed of that draw.
 
     Raises:
         WeightsError: the weights are missing, truncated or not a detection model.
@@ -239,13 +287,14 @@ def export_onnx(
 
         int8_report = None
         if int8:
-            int8_report = _int8(exported, tmp / int8_out.name, imgsz, iou, conf, names, calib_images,
-                                calib_data or data, train_data, images, test, int8_exclude_head, dynamic)
-            int8_report = Int8Report(**{**asdict(int8_report), "path": _shown(int8_out)})
+            calib = _calibration(calib_data or data, train_data, calib_images, calib_per_source, calib_seed)
+            int8_report = _int8(exported, tmp / int8_out.name, imgsz, iou, conf, names, calib,
+                                data or train_data, images, test, int8_exclude_head, dynamic)
+            int8_report = replace(int8_report, path=_shown(int8_out))
 
         report = {"source": _shown(src), "onnx": _shown(out), "imgsz": imgsz, "dynamic": dynamic, "opset": opset,
                   "checks": checks, "parity": parity.to_dict(),
-                  "int8": asdict(int8_report) if int8_report else None}
+                  "int8": int8_report.to_dict() if int8_report else None}
         (tmp / report_out.name).write_text(json.dumps(report, indent=2) + "\n")
         # Every check passed: move into place (each rename is atomic).
         os.replace(exported, out)
@@ -266,16 +315,29 @@ def _shown(p: Path) -> str:
         return str(p)
 
 
+def _calibration(calib_data, train_data, n_images: int, per_source: int, seed: int) -> CalibrationSet:
+    """`per_source` train images of every source when the calibration data has a manifest, else `n_images`
+    spread evenly over its first split (train, val, test), as before manifests."""
+    from handdet.export.calibration import stratified_calibration
+
+    calib = stratified_calibration(calib_data or train_data, per_source, seed)
+    if calib is None:
+        images = _images(calib_data, train_data, n_images, ("train", "val", "test"))
+        calib = CalibrationSet(images.paths, images.source)
+    return calib
+
+
 def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, names: dict[int, str],
-          n_calib: int, calib_data, train_data, images: ImageSet, fp32_dets: list,
+          calib: CalibrationSet, eval_data, images: ImageSet, fp32_dets: list,
           exclude_head: bool, dynamic: bool) -> Int8Report:
-    """Quantise, then compare INT8 with FP32 on the parity images: speed, agreement AP50, AP50."""
+    """Quantise on `calib`, then compare INT8 with FP32: speed and agreement AP50 on the parity images, and
+    accuracy per source on `eval_data`'s val split when it has a manifest, else AP50 on the parity images."""
+    from handdet.export.int8_check import compare_on_split, decide_int8
     from handdet.export.parity import ap50, run_predictors
     from handdet.export.quantize import quantize_int8
     from handdet.infer.onnx_predictor import OnnxPredictor
     from handdet.infer.predictor import PredictorSettings
 
-    calib = _images(calib_data, train_data, n_calib, ("train", "val", "test"))
     try:
         info = quantize_int8(fp32, int8_path, calib.paths, imgsz, exclude_head=exclude_head, dynamic=dynamic)
     except HanddetError:
@@ -291,15 +353,29 @@ def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, name
     int8_dets = run_predictors([q], images.paths)[0]
     reference = [d[d.confidence >= conf] for d in fp32_dets]
     agreement, why = ap50(int8_dets, reference, names)
+    import cv2
+
+    blobs = [f.preprocess(cv2.imread(str(p)))[0].copy() for p in images.paths[:8]]
+    t_f, t_q = _p50_ms_side_by_side([f, q], blobs)
+    common = dict(path=str(int8_path), n_calib=len(calib.paths), calib_from=calib.source,
+                 excluded_nodes=len(info.excluded_nodes), fp32_p50_ms=t_f, int8_p50_ms=t_q,
+                 speedup=t_f / t_q if t_q > 0 else 0.0, agreement_ap50=agreement,
+                 calib_per_source=calib.per_source)
+
+    judged = compare_on_split(fp32, int8_path, eval_data, conf)
+    if judged is not None:
+        rows, judged_on = judged
+        decision = decide_int8(rows)
+        total = rows[-1]
+        return Int8Report(**common, ap50_fp32=total.ap50_fp32, ap50_int8=total.ap50_int8, ap50_drop=total.ap50_drop,
+                          recommended=decision.recommended.value, note=decision.reason, decided_by="per-source",
+                          judged_on=judged_on, by_source=rows, rule=decision.rule)
+
     ap_f = ap_q = drop = None
     if images.gts is not None:
         ap_f, _ = ap50(fp32_dets, images.gts, names)
         ap_q, _ = ap50(int8_dets, images.gts, names)
         drop = (ap_f - ap_q) if ap_f is not None and ap_q is not None else None
-    import cv2
-
-    blobs = [f.preprocess(cv2.imread(str(p)))[0].copy() for p in images.paths[:8]]
-    t_f, t_q = _p50_ms_side_by_side([f, q], blobs)
     if drop is not None:
         ok = drop <= INT8_MAX_AP_DROP
         note = (f"AP50 {ap_f:.4f} -> {ap_q:.4f} on {images.source}" +
@@ -309,5 +385,6 @@ def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, name
         note = (f"no ground truth: INT8 scored against FP32's own boxes, agreement AP50 {agreement:.4f}"
                 if agreement is not None else f"accuracy unknown ({why})")
         note += "" if ok else f"; below {1 - INT8_MAX_AP_DROP:.2f}, keep the FP32 model as the default"
-    return Int8Report(str(int8_path), len(calib.paths), calib.source, len(info.excluded_nodes), t_f, t_q,
-                      t_f / t_q if t_q > 0 else 0.0, agreement, ap_f, ap_q, drop, "int8" if ok else "fp32", note)
+    return Int8Report(**common, ap50_fp32=ap_f, ap50_int8=ap_q, ap50_drop=drop, recommended="int8" if ok else "fp32",
+                      note=note, decided_by="pooled AP50" if drop is not None else "agreement",
+                      judged_on=images.source, rule={"max_pooled_ap50_drop": INT8_MAX_AP_DROP})

@@ -1,4 +1,5 @@
-"""Fixtures for export tests: a tiny YOLO dataset of real photos, and one real export shared by the tests."""
+"""Fixtures for export tests: a tiny YOLO dataset of real photos, one real export shared by the tests, and a
+tiny real multi-source dataset (train and val, manifest.csv)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,36 @@ def exported(coco_weights, photo_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "coco.onnx"
     return export_onnx(coco_weights, out, imgsz=IMGSZ, data=photo_dataset, parity_images=8, int8=True,
                        calib_images=8, calib_data=photo_dataset)
+
+
+# (source, kind, shared folder of its photos) of the tiny multi-source dataset
+MULTI_SOURCES = (("asl-letters", "hands", "asl-letters/images"), ("hands-v2", "hands", "hands-v2/images"),
+                 ("hand-free/places365-rooms", "background", "hand-free/places365-rooms"),
+                 ("hand-free/imagenet-sample", "background", "hand-free/imagenet-sample"))
+MULTI_TRAIN, MULTI_VAL = 6, 3  # (int) photos of each source in each split
+
+
+@pytest.fixture(scope="session")
+def multisource_dataset(shared_dir, tmp_path_factory) -> Path:
+    """A tiny real multi-source dataset with train and val splits and one manifest.csv: 6 train and 3 val
+    photos (different ones) of two hand sources with their boxes and two hand-free folders; its data.yaml."""
+    from handdet.data.manifest import Kind, read_manifest, write_manifest
+
+    from ..eval.conftest import write_multisource
+
+    train, val = [], []
+    for source, kind, folder in MULTI_SOURCES:
+        photos = sorted((shared_dir / "data" / folder).glob("*.jpg"))
+        if len(photos) < MULTI_TRAIN + MULTI_VAL:
+            pytest.skip(f"{shared_dir / 'data' / folder} has fewer than {MULTI_TRAIN + MULTI_VAL} photos")
+        picked = photos[:: len(photos) // (MULTI_TRAIN + MULTI_VAL)][: MULTI_TRAIN + MULTI_VAL]
+        train.append((source, Kind(kind), picked[:MULTI_TRAIN]))
+        val.append((source, Kind(kind), picked[MULTI_TRAIN:]))
+    root = tmp_path_factory.mktemp("multi")
+    write_multisource(root, train, split="train")
+    train_rows = read_manifest(root)
+    data = write_multisource(root, val, split="val")  # rewrites data.yaml and manifest.csv for val alone
+    write_manifest(root / "manifest.csv", train_rows + read_manifest(root))
+    cfg = yaml.safe_load(data.read_text())
+    data.write_text(yaml.safe_dump({**cfg, "train": "images/train"}))
+    return data
