@@ -2,6 +2,7 @@
 
     python scripts/webcam.py                          # camera 0, shipped weights, 320 px
     python scripts/webcam.py --source clip.mp4 --no-show --save out.mp4 --max-frames 300
+    python scripts/webcam.py --tile --tile-overlap 0.2                # small hands far away, a few FPS
 """
 
 import sys

@@ -3,6 +3,9 @@
     from handdet.infer.bench import bench_webcam_loop
     bench_webcam_loop("weights/handdet-n.onnx", "clip.mp4", imgsz=320)
 
+    from handdet.infer.bench import bench_tiling
+    bench_tiling()  # the default ONNX model, tiled vs not: ms per 1280x720 frame, recall on gloves-ppe
+
 Goals (`make bench`): loop >= 0.8x bare `session.run` throughput, >= 30 FPS at 320 px on 2 cores,
 and the ONNX predictor >= 2.5x faster than Ultralytics `predict` with the .pt on the same frames.
 The loop is what `handdet webcam --source clip.mp4` does with a window (decode, letterbox, run, NMS,
@@ -148,3 +151,128 @@ def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
     """(p50, p95) in milliseconds."""
     a = np.asarray(seconds, dtype=np.float64) * 1e3
     return (float(np.percentile(a, 50)), float(np.percentile(a, 95))) if len(a) else (0.0, 0.0)
+
+
+class _OneAtATime:
+    """A predictor with its `predict_batch` hidden, so `TiledPredictor` runs its tiles one call each."""
+
+    def __init__(self, predictor):
+        self.predictor, self.names, self.imgsz = predictor, predictor.names, predictor.imgsz
+
+    def __call__(self, image_bgr: np.ndarray):
+        return self.predictor(image_bgr)
+
+
+def _best_ms(fn, image: np.ndarray, repeats: int) -> float:
+    """Median milliseconds of `repeats` calls (the median of one burst shrugs off a single stall)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn(image)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3)
+
+
+def bench_tiling(
+    onnx_path: str | os.PathLike | None = None,
+    frame_path: str | os.PathLike | None = None,
+    photos_dir: str | os.PathLike | None = None,
+    size: int = 1280,
+    max_images: int = 100,
+    overlap: float | None = None,
+    repeats: int = 5,
+    rounds: int = 2,
+) -> dict:
+    """What tiling (`--tile`) costs and what it finds: time per frame and recall, tiled against untiled.
+
+    Args:
+        onnx_path: the model; default the one `handdet webcam` runs on CPU (the recommended ONNX model).
+        frame_path: a real frame to time; default Ultralytics' zidane.jpg (1280x720, two people).
+        photos_dir: a YOLO folder (images/, labels/) of wide scenes with small hands; default
+            `<data>/gloves-ppe` (416x416 photos); skipped when absent.
+        size: photos are upscaled to this longest side, as a large camera frame.
+        max_images: photos used, evenly spaced over the sorted names.
+        overlap: tile overlap (default `tile.DEFAULT_OVERLAP`).
+        repeats: timed calls per round (their median is kept).
+        rounds: rounds, alternating untiled, tiled (one batch) and tiled (one run a tile); the best
+            round of each is kept.
+
+    Returns:
+        A flat dict: `frame_wh`, `tiles` (per frame), `untiled_ms`, `tiled_ms` (tiles batched),
+        `tiled_one_at_a_time_ms`, `tiled_vs_untiled` (time ratio), `batch_speedup`; and, over the
+        photos, `photos`, `hands`, `{untiled,tiled}_recall` (IoU 0.5, at the model's confidence),
+        `{untiled,tiled}_precision`, `{untiled,tiled}_detections`, `{untiled,tiled}_ms_per_photo`.
+    """
+    import importlib.util
+
+    import cv2
+
+    from handdet.core.paths import data_dir
+    from handdet.data.yolo_dataset import IMAGE_SUFFIXES, read_labels
+    from handdet.eval.matching import match_image
+    from handdet.infer.loop import default_weights
+    from handdet.infer.onnx_predictor import OnnxPredictor
+    from handdet.infer.tile import DEFAULT_OVERLAP, TiledPredictor
+
+    onnx = Path(onnx_path) if onnx_path else default_weights("onnx", "cpu")
+    pred = OnnxPredictor(onnx)
+    overlap = DEFAULT_OVERLAP if overlap is None else overlap
+    tiled = TiledPredictor(pred, overlap)
+    looped = TiledPredictor(_OneAtATime(pred), overlap)
+    if frame_path is None:
+        spec = importlib.util.find_spec("ultralytics")
+        frame_path = Path(spec.origin).parent / "assets" / "zidane.jpg"  # type: ignore[union-attr, arg-type]
+    frame = cv2.imread(str(frame_path))
+    if frame is None:
+        raise ValueError(f"{frame_path}: cannot read the frame")
+    for fn in (pred, tiled):  # warm-up
+        fn(frame)
+    untiled_ms = tiled_ms = looped_ms = float("inf")
+    for _ in range(rounds):
+        untiled_ms = min(untiled_ms, _best_ms(pred, frame, repeats))
+        tiled_ms = min(tiled_ms, _best_ms(tiled, frame, repeats))
+        looped_ms = min(looped_ms, _best_ms(looped, frame, repeats))
+    out: dict = {
+        "model": onnx.name,
+        "frame": Path(frame_path).name,
+        "frame_wh": (int(frame.shape[1]), int(frame.shape[0])),
+        "tile": tiled.tile,
+        "overlap": overlap,
+        "tiles": len(tiled.windows((frame.shape[1], frame.shape[0]))),
+        "untiled_ms": untiled_ms,
+        "tiled_ms": tiled_ms,
+        "tiled_one_at_a_time_ms": looped_ms,
+        "tiled_vs_untiled": tiled_ms / untiled_ms,
+        "batch_speedup": looped_ms / tiled_ms,
+    }
+    photos = Path(photos_dir) if photos_dir else data_dir() / "gloves-ppe"
+    images = sorted(p for p in (photos / "images").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        return out
+    images = images[:: max(1, len(images) // max_images)][:max_images]
+    found = {"untiled": 0, "tiled": 0}
+    dets = {"untiled": 0, "tiled": 0}
+    secs = {"untiled": 0.0, "tiled": 0.0}
+    hands = 0
+    for path in images:
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        scale = size / max(image.shape[:2])
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        wh = (image.shape[1], image.shape[0])
+        gt = read_labels(photos / "labels" / f"{path.stem}.txt", wh)
+        hands += len(gt)
+        for name, fn in (("untiled", pred), ("tiled", tiled)):
+            t = time.perf_counter()
+            d = fn(image)
+            secs[name] += time.perf_counter() - t
+            dets[name] += len(d)
+            found[name] += int(match_image(d, gt).found(0.0, 0).sum())
+    out.update({"photos": len(images), "photo_size": size, "hands": hands})
+    for name in ("untiled", "tiled"):
+        out[f"{name}_recall"] = found[name] / hands if hands else None
+        out[f"{name}_precision"] = found[name] / dets[name] if dets[name] else None
+        out[f"{name}_detections"] = dets[name]
+        out[f"{name}_ms_per_photo"] = secs[name] / len(images) * 1e3
+    return out

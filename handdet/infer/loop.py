@@ -295,6 +295,8 @@ def run_source(
     snapshot_dir: str | os.PathLike = ".",
     title: str = "handdet",
     progress: bool = False,
+    tile: bool = False,
+    tile_overlap: float | None = None,
 ) -> LoopSummary:
     """Load a predictor, open `source` and run the loop with the requested outputs.
 
@@ -312,13 +314,23 @@ def run_source(
         snapshot_dir: where `s` saves snapshots.
         title: window title.
         progress: show a tqdm bar for file sources.
+        tile: also run model-sized, overlapping tiles of each frame and merge them with the full
+            frame (`handdet.infer.tile`): finds small hands in large frames, at ~25x the time of an
+            untiled 1280x720 frame (15 tiles of 320 px) and ~55x at 1920x1080 (32 tiles).
+        tile_overlap: fraction of a tile shared with its neighbour (default 0.2); needs `tile`.
     """
     from handdet.core.paths import resolve_weights
     from handdet.infer.predictions_json import to_records, write_predictions
     from handdet.infer.predictor import load_predictor
     from handdet.infer.sources import VideoFile, count_frames, open_source
+    from handdet.infer.tile import DEFAULT_OVERLAP, TiledPredictor, check_overlap
 
+    if tile_overlap is not None and not tile:
+        raise ConfigError("--tile-overlap applies to tiled inference: add --tile")
+    overlap = check_overlap(DEFAULT_OVERLAP if tile_overlap is None else tile_overlap)  # before the slow load
     predictor = load_predictor(resolve_weights(weights), backend, settings)
+    if tile:
+        predictor = TiledPredictor(predictor, overlap)
     if show is None:
         show = display_available()
     elif show and not display_available():
@@ -358,5 +370,6 @@ def run_source(
                 bar.close()
     if save_json:
         write_predictions(save_json, records)
-    model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px)"
+    tiled = f", {predictor.tile} px tiles, overlap {predictor.overlap:g}" if tile else ""
+    model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px{tiled})"
     return replace(summary, model=model)

@@ -110,6 +110,8 @@ class OnnxPredictor:
         self.dtype = np.float16 if "float16" in inp.type else np.float32
         static = [d if isinstance(d, int) else None for d in inp.shape[2:]]
         self.dynamic = None in static
+        # A named or missing batch dimension takes any batch; a number fixes it (1 for most exports).
+        self.batch_dynamic = not isinstance(inp.shape[0], int)
         m = self.metadata
         if not self.dynamic:
             h, w = static
@@ -151,3 +153,29 @@ class OnnxPredictor:
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         blob, params = self.preprocess(image_bgr)
         return self.postprocess(self.infer(blob), params)
+
+    def predict_batch(self, images: list[np.ndarray]) -> list[Detections]:
+        """`Detections` of each (H, W, 3) BGR image: as calling the predictor on each, to float rounding.
+
+        Images of one size share a letterbox, so they run as one (n, 3, h, w) `session.run` when the
+        model's batch axis is dynamic (`handdet export` writes it so); a model with a fixed batch of 1
+        runs them one at a time. Images of other sizes run as separate batches, each at its own size.
+        """
+        out: list[Detections | None] = [None] * len(images)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(tuple(im.shape), []).append(i)
+        for idx in groups.values():
+            if len(idx) == 1 or not self.batch_dynamic:
+                for i in idx:
+                    out[i] = self(images[i])
+                continue
+            blob, params = self.preprocess(images[idx[0]])
+            batch = np.empty((len(idx), *blob.shape[1:]), blob.dtype)
+            batch[0] = blob[0]
+            for k, i in enumerate(idx[1:], start=1):
+                batch[k] = self.preprocess(images[i])[0][0]  # same size: the same letterbox parameters
+            raw = self.infer(batch)
+            for k, i in enumerate(idx):
+                out[i] = self.postprocess(raw[k:k + 1], params)
+        return out  # type: ignore[return-value]

@@ -129,6 +129,23 @@ class TorchPredictor:
         )[0]
         return from_ultralytics(r)
 
+    def predict_batch(self, images: list[np.ndarray]) -> list[Detections]:
+        """`Detections` of each BGR image, the same as calling the predictor on each: images of one
+        size go to Ultralytics' `predict` as one list, which it runs as one batch (a list of mixed
+        sizes would be letterboxed to squares, unlike single images)."""
+        out: list[Detections | None] = [None] * len(images)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(tuple(im.shape), []).append(i)
+        for idx in groups.values():
+            results = self.model.predict(
+                [images[i] for i in idx], imgsz=self.imgsz, conf=self.conf, iou=self.iou,
+                max_det=self.max_det, device=self.device, rect=self.rect, verbose=False,
+            )
+            for i, r in zip(idx, results, strict=True):
+                out[i] = from_ultralytics(r)
+        return out  # type: ignore[return-value]
+
 
 def load_predictor(
     weights: str | os.PathLike, backend: str | None = None, settings: PredictorSettings | None = None
