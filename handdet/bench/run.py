@@ -21,7 +21,7 @@ from pathlib import Path
 
 from handdet.core.errors import HanddetError
 
-SECTIONS = ("latency", "webcam", "mediapipe", "eval", "convert", "train", "memory")
+SECTIONS = ("latency", "webcam", "tile", "mediapipe", "eval", "convert", "train", "memory")
 
 
 @dataclass
@@ -123,6 +123,25 @@ def bench_webcam_rows(ctx: Context) -> list[Row]:
                             f"{r['predictor_fps']:.1f} FPS", f"Ultralytics {r['ultralytics_fps']:.1f} FPS",
                             f"{r['onnx_vs_ultralytics']:.2f}", ">= 2.5x" if tag == default else "",
                             _rerun("webcam")))
+    return rows
+
+
+def bench_tile_rows(ctx: Context) -> list[Row]:
+    from handdet.infer.bench import bench_tiling
+
+    fp32, int8 = ctx.models(320)
+    model = int8 if _default_tag(ctx, 320) == "int8" else fp32
+    r = bench_tiling(model)
+    rows = [Row("tile", f"--tile on a {r['frame_wh'][0]}x{r['frame_wh'][1]} frame ({r['tiles']} tiles + the full "
+                        f"frame, overlap {r['overlap']:g}), {model.name}", f"{r['tiled_ms']:.0f} ms a frame",
+                f"untiled {r['untiled_ms']:.1f} ms", f"{r['tiled_vs_untiled']:.1f}x the time", "",
+                _rerun("tile"))]
+    if r.get("hands"):
+        rows.append(Row("tile", f"--tile recall at the default confidence, {r['photos']} gloves-ppe photos upscaled "
+                                f"to {r['photo_size']} px ({r['hands']} hands)",
+                        f"{r['tiled_recall']:.3f} (precision {r['tiled_precision']:.2f})",
+                        f"untiled {r['untiled_recall']:.3f} (precision {r['untiled_precision']:.2f})",
+                        f"{r['tiled_ms_per_photo'] / r['untiled_ms_per_photo']:.1f}x the time", "", _rerun("tile")))
     return rows
 
 
@@ -271,6 +290,7 @@ def bench_memory_rows(ctx: Context) -> list[Row]:
 RUNNERS: dict[str, Callable[[Context], list[Row]]] = {
     "latency": bench_latency_rows,
     "webcam": bench_webcam_rows,
+    "tile": bench_tile_rows,
     "mediapipe": bench_mediapipe_rows,
     "eval": bench_eval_rows,
     "convert": bench_convert_rows,

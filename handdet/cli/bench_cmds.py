@@ -12,7 +12,7 @@ from handdet.cli import app
 @app.command("bench")
 def bench_cmd(
     only: list[str] = typer.Option(None, "--only", help="Sections to run, repeated or comma-separated: "
-                                                          "latency,webcam,mediapipe,eval,convert,train,memory."),
+                                                          "latency,webcam,tile,mediapipe,eval,convert,train,memory."),
     out: Path = typer.Option(Path("bench/results.md"), "--out", help="Markdown results (a .json is written beside it)."),
     weights: Path = typer.Option(None, "--weights", help="Model to time (default: the shipped weights)."),
 ) -> None:
