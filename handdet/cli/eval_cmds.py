@@ -90,10 +90,11 @@ def _echo_sources(by_source, label: str | None = None) -> None:
 
 
 def _echo_widths(by_width, label: str | None = None) -> None:
-    """Print the table by hand width at the network input (nothing when the input size is unknown)."""
+    """Print the table by hand width at the network input (nothing when the input size is unknown or the
+    split has no hand)."""
     from handdet.eval.report import width_table
 
-    if by_width is None:
+    if by_width is None or not by_width.total.n_gt:
         return
     head = f"{label}: " if label else ""
     typer.echo(f"{head}by hand width at the {by_width.imgsz} px input, recall at conf {by_width.conf_threshold:g}:")

@@ -164,7 +164,7 @@ def _widths(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], 
 def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int],
          by_width: HandWidthScores | None = None) -> SourceRow:
     """A row from the evaluation of a source; `handfree` are positions within it of its hand-free photos."""
-    scored = kind != RowKind.BACKGROUND
+    scored = kind != RowKind.BACKGROUND and r.n_gt > 0  # no precision or recall without a hand to find
     return SourceRow(
         name=name,
         kind=kind,

@@ -49,7 +49,7 @@ class WidthRow:
         n_gt: hands (counted ground-truth boxes) in the bin.
         ap50, ap50_95: AP (COCO 101-point by default) at IoU 0.50 and over 0.50:0.05:0.95, mean over classes
             with hands in the bin.
-        recall: share of the bin's hands taken by a detection at or above the confidence cut-off, IoU 0.50.
+        recall: share of the bin's hands taken by a detection above the confidence cut-off (as a predictor keeps), IoU 0.50.
     """
 
     name: str
