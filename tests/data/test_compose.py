@@ -1,0 +1,421 @@
+"""Composed wide scenes on real photos: boxes lie exactly on the pasted hands, masks follow the hands (not
+their boxes), only one split's hands are used, a recipe remakes its set byte for byte, the output reads as
+a YOLO source, and bad inputs fail in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handdet.cli import main
+from handdet.core.errors import DataError
+from handdet.data.compose import (
+    RECIPE_NAME,
+    ComposeParams,
+    Composer,
+    compose,
+    cut_hand,
+    feather_rect,
+    load_pools,
+    mask_ok,
+    match_colour,
+    parse_hands,
+    paste,
+    soft_alpha,
+    usable_boxes,
+    wrist_fade,
+)
+from handdet.data.formats.yolo import read_yolo
+from handdet.data.manifest import Kind, ManifestRow, write_manifest
+from handdet.data.records import ImageRecord
+from handdet.data.yolo_dataset import read_data_yaml, read_labels
+
+PARAMS = ComposeParams(n=6, seed=1, hands=(2, 3), zoom_out=0.3)
+
+
+def _link(src_images: Path, names: list[str], ds: Path, split: str, rows: list, source: str, kind=Kind.HANDS):
+    """Link real photos (and their labels, if any) into `ds` as `split`; add their manifest rows."""
+    for n in names:
+        img = ds / "images" / split / f"{source}__{n}"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        img.symlink_to(src_images / n)
+        label = ds / "labels" / split / f"{source}__{Path(n).stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        src_label = src_images.parent / "labels" / f"{Path(n).stem}.txt"
+        label.write_text(src_label.read_text() if src_label.is_file() else "")
+        rows.append(ManifestRow(f"images/{split}/{img.name}", split, source, kind, Path(n).stem))
+
+
+@pytest.fixture(scope="module")
+def hand_data(shared_dir, tmp_path_factory):
+    """A two-split YOLO dataset of real photos with a manifest: train holds 5 asl-letters photos, 1 hands-v2
+    photo and 1 gloves-ppe scene; val holds 3 other asl-letters photos and one room photo as a background.
+    Beside it, a folder of 5 hand-free room photos, the last of which is that val background."""
+    data = shared_dir / "data"
+    root = tmp_path_factory.mktemp("compose_data")
+    ds, rows = root / "ds", []
+    asl = sorted(p.name for p in (data / "asl-letters" / "images").glob("*.jpg"))
+    hv2 = sorted(p.name for p in (data / "hands-v2" / "images").glob("*.jpg"))
+    gloves = sorted(p.name for p in (data / "gloves-ppe" / "images").glob("00004_jpg*"))
+    rooms = sorted((data / "hand-free" / "places365-rooms").glob("*.jpg"))[:5]
+    _link(data / "asl-letters" / "images", asl[1:6], ds, "train", rows, "asl-letters")
+    _link(data / "hands-v2" / "images", hv2[:1], ds, "train", rows, "hands-v2")
+    _link(data / "gloves-ppe" / "images", gloves[:1], ds, "train", rows, "gloves-ppe")
+    _link(data / "asl-letters" / "images", asl[6:9], ds, "val", rows, "asl-letters")
+    _link(rooms[0].parent, [rooms[-1].name], ds, "val", rows, "hand-free/rooms", Kind.BACKGROUND)
+    (ds / "data.yaml").write_text("train: images/train\nval: images/val\nnames:\n  0: hand\n")
+    write_manifest(ds / "manifest.csv", rows)
+    bg = root / "backgrounds"
+    bg.mkdir()
+    for p in rooms:
+        (bg / p.name).symlink_to(p)
+    return types.SimpleNamespace(data=ds / "data.yaml", bg=bg, root=root, held_bg=os.path.realpath(rooms[-1]),
+                                 train={os.path.realpath(p) for p in (ds / "images" / "train").iterdir()},
+                                 val={os.path.realpath(p) for p in (ds / "images" / "val").iterdir()})
+
+
+@pytest.fixture(scope="module")
+def pools(hand_data):
+    return load_pools(hand_data.data, "train", [hand_data.bg])
+
+
+@pytest.fixture(scope="module")
+def composites(pools):
+    composer = Composer(pools, PARAMS)
+    return [composer.image(i) for i in range(PARAMS.n)]
+
+
+@pytest.fixture(scope="module")
+def written(hand_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compose_out") / "set"
+    report = compose(out, hand_data.data, [hand_data.bg], PARAMS, progress=False)
+    return out, report
+
+
+def _background(pools, comp) -> np.ndarray:
+    return cv2.imread(pools.backgrounds[comp.background], cv2.IMREAD_COLOR)
+
+
+def _nonzero_box(a: np.ndarray) -> list[int]:
+    ys, xs = np.nonzero(a > 0)
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+
+
+# --- composed images -----------------------------------------------------------------------------
+
+
+def test_the_set_has_pastes_and_zoom_outs(composites):
+    pasted = [c for c in composites if c.pastes]
+    zoomed = [c for c in composites if c.closeup is not None]
+    assert pasted and zoomed and len(pasted) + len(zoomed) == len(composites)
+    assert all(len(c.xyxy) == len(c.class_id) >= 1 for c in composites)
+
+
+def test_boxes_lie_exactly_on_the_pasted_hands(pools, composites):
+    for comp in (c for c in composites if c.pastes):
+        h, w = comp.image.shape[:2]
+        bg = _background(pools, comp)
+        touched = np.zeros((h, w), bool)
+        assert len(comp.xyxy) == len(comp.pastes)
+        for box, q in zip(comp.xyxy, comp.pastes, strict=True):
+            alpha = q.full_alpha((w, h))
+            assert _nonzero_box(alpha) == list(q.xyxy) == box.astype(int).tolist()  # tight box of the alpha
+            assert 0 <= box[0] < box[2] <= w and 0 <= box[1] < box[3] <= h
+            solid = alpha > 0.5
+            diff = np.abs(comp.image.astype(int) - bg.astype(int)).sum(axis=2)
+            assert solid.any() and diff[solid].mean() > 8, "the pixels under the hand are not the scene's"
+            assert not (touched & (alpha > 0)).any(), "a paste covers an earlier one"
+            touched |= alpha > 0
+        np.testing.assert_array_equal(comp.image[~touched], bg[~touched])  # nothing else changed
+
+
+def test_zoom_out_moves_the_close_up_with_its_boxes(pools, composites):
+    for comp in (c for c in composites if c.closeup is not None):
+        h, w = comp.image.shape[:2]
+        photo = pools.photos[comp.closeup]
+        x1, y1, x2, y2 = comp.closeup_xyxy
+        src = np.asarray(photo.xyxy, np.float64)
+        sx, sy = (x2 - x1) / photo.resolution_wh[0], (y2 - y1) / photo.resolution_wh[1]
+        np.testing.assert_allclose(comp.xyxy, src * [sx, sy, sx, sy] + [x1, y1, x1, y1], atol=1e-6)
+        longest = np.max(np.maximum(comp.xyxy[:, 2] - comp.xyxy[:, 0], comp.xyxy[:, 3] - comp.xyxy[:, 1]))
+        assert PARAMS.min_width * w - 1 <= longest <= PARAMS.max_width * w + 1
+        assert x2 <= w and y2 <= h and (x2 - x1) < w
+        outside = np.ones((h, w), bool)
+        outside[y1:y2, x1:x2] = False
+        np.testing.assert_array_equal(comp.image[outside], _background(pools, comp)[outside])
+
+
+def test_image_depends_only_on_seed_and_index(pools, composites):
+    fresh = Composer(pools, PARAMS)
+    for i in (4, 2):  # another order, another cache: the same pixels
+        again = fresh.image(i)
+        np.testing.assert_array_equal(again.image, composites[i].image)
+        np.testing.assert_array_equal(again.xyxy, composites[i].xyxy)
+    other = Composer(pools, ComposeParams(n=6, seed=2, hands=(2, 3))).image(2)
+    assert other.image.shape != composites[2].image.shape or not np.array_equal(other.image, composites[2].image)
+
+
+# --- masks ---------------------------------------------------------------------------------------
+
+
+def test_masks_follow_real_hands_not_their_boxes(pools):
+    cuts = []
+    for photo_i, box_i in pools.hands:
+        photo = pools.photos[photo_i]
+        boxes = np.asarray(photo.xyxy)
+        image = cv2.imread(photo.image, cv2.IMREAD_COLOR)
+        cuts.append(cut_hand(image, boxes[box_i], np.delete(boxes, box_i, axis=0)))
+    kept = [c for c in cuts if c is not None]
+    assert len(kept) >= 0.6 * len(cuts) and len(kept) >= 5
+    for c in kept:
+        assert c.fill < 0.95 and c.mask.mean() < 0.95  # of the label box, and of the mask's own tight box
+        h, w = c.mask.shape
+        ys, xs = np.mgrid[:h, :w] + 0.5
+        ellipse = ((xs - w / 2) / (w / 2)) ** 2 + ((ys - h / 2) / (h / 2)) ** 2 <= 1  # inscribed in the tight box
+        iou = (c.mask & ellipse).sum() / (c.mask | ellipse).sum()
+        assert iou < 0.93, "the mask is an ellipse, not a hand"
+    assert np.median([c.fill for c in kept]) < 0.8
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_mask_recovers_a_known_silhouette(index):
+    """Synthetic hands (palm, fingers, thumb on textured backgrounds) come with their true masks."""
+    from handdet.data.synth import render_scene
+
+    scene = render_scene(3, index, 320, empty_fraction=0.0, max_hands=1)
+    true = scene.masks[0]
+    cut = cut_hand(scene.image, scene.xyxy[0])
+    assert cut is not None
+    x1, y1, x2, y2 = (round(v) for v in cut.source_xyxy)
+    got = np.zeros_like(true)
+    got[y1:y2, x1:x2] = cv2.resize(cut.mask.astype(np.uint8), (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST) > 0
+    bx1, by1, bx2, by2 = scene.xyxy[0]
+    inside = np.zeros_like(true)
+    inside[by1:by2, bx1:bx2] = True  # the cut never leaves the label box; the drawn forearm may
+    truth = true & inside
+    assert (got & truth).sum() / (got | truth).sum() > 0.8
+
+
+# --- the written set -------------------------------------------------------------------------------
+
+
+def test_written_labels_are_the_composed_boxes(written, composites):
+    out, report = written
+    assert report.images == PARAMS.n and report.boxes == sum(len(c.xyxy) for c in composites)
+    for i, comp in enumerate(composites):
+        image = cv2.imread(str(out / "images" / "train" / f"compose_{i:05d}.jpg"))
+        assert image.shape == comp.image.shape
+        gt = read_labels(out / "labels" / "train" / f"compose_{i:05d}.txt", image.shape[1::-1])
+        np.testing.assert_allclose(gt.xyxy, comp.xyxy, atol=0.01)
+        np.testing.assert_array_equal(gt.class_id, comp.class_id)
+    assert report.summary_line().startswith(f"composed {PARAMS.n} images (")
+
+
+def test_output_reads_as_a_yolo_source(written):
+    out, report = written
+    items = list(read_yolo(out))
+    assert len(items) == PARAMS.n and all(isinstance(r, ImageRecord) for r in items)
+    assert sum(len(r.xyxy) for r in items) == report.boxes
+    assert set(read_data_yaml(out).splits) == {"train"}
+
+
+def test_split_out_names_the_only_split(hand_data, tmp_path):
+    out = tmp_path / "val-set"
+    compose(out, hand_data.data, [hand_data.bg], ComposeParams(n=1, split="val", split_out="val"), progress=False)
+    assert set(read_data_yaml(out).splits) == {"val"} and len(list(read_yolo(out))) == 1
+
+
+def test_only_hands_of_one_split_are_used(hand_data, pools, written):
+    out, _ = written
+    recipe = json.loads((out / RECIPE_NAME).read_text())
+    photos = [p["image"] for p in recipe["photos"]]
+    assert photos and set(photos) <= hand_data.train and not set(photos) & hand_data.val
+    used = {recipe["hands"][k][0] for im in recipe["images"] for k in im["hands"]}
+    used |= {im["closeup"] for im in recipe["images"] if im["closeup"] is not None}
+    assert used and {photos[i] for i in used} <= hand_data.train
+    # The room photo that the dataset holds out in val is no training background.
+    assert hand_data.held_bg not in recipe["backgrounds"] and recipe["excluded_backgrounds"] == 1
+    val = load_pools(hand_data.data, "val", [hand_data.bg])
+    assert {p.image for p in val.photos} <= hand_data.val and val.excluded_backgrounds == 0
+
+
+def test_recipe_remakes_the_set_byte_for_byte(written, tmp_path, capsys):
+    out, _ = written
+    again = tmp_path / "again"
+    assert main(["compose", "--recipe", str(out / RECIPE_NAME), "--out", str(again)]) == 0
+    assert capsys.readouterr().out.startswith(f"composed {PARAMS.n} images (")
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(again)) for p in again.rglob("*") if p.is_file())
+    assert any(f.startswith("labels/") for f in files)
+    for f in files:
+        assert (out / f).read_bytes() == (again / f).read_bytes(), f
+
+
+def test_recipe_that_no_longer_matches_is_refused(written, tmp_path):
+    out, _ = written
+    recipe = json.loads((out / RECIPE_NAME).read_text())
+    recipe["images"][1]["background"] = (recipe["images"][1]["background"] + 1) % len(recipe["backgrounds"])
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(recipe))
+    with pytest.raises(DataError, match="image 1 came out differently"):
+        compose(tmp_path / "x", recipe=edited, progress=False)
+    assert not (tmp_path / "x").exists()
+
+
+# --- pure functions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "boxes, expected",
+    [
+        ([], []),  # empty
+        ([[10, 10, 60, 90]], [True]),  # one hand
+        ([[10, 10, 25, 25]], [False]),  # too small to cut
+        ([[0, 0, 190, 190]], [False]),  # fills the photo: no background to learn
+        ([[10, 10, 60, 90], [50, 20, 100, 90]], [False, False]),  # overlapping hands
+        ([[10, 10, 60, 90], [60, 20, 110, 90]], [True, True]),  # touching edges only
+    ],
+)
+def test_usable_boxes(boxes, expected):
+    assert usable_boxes(np.asarray(boxes, np.float64), (200, 200)).tolist() == expected
+
+
+def _hand_like(scale: int = 1) -> np.ndarray:
+    """A 40 x 30 open hand (times `scale`): palm, four fingers of different lengths, a thumb to the left."""
+    m = np.zeros((40, 30), bool)
+    m[18:, 8:27] = True  # palm and wrist
+    for x, top in ((8, 8), (13, 2), (18, 3), (23, 9)):
+        m[top:18, x:x + 3] = True  # fingers
+    m[20:29, 1:8] = True  # thumb
+    return np.kron(m, np.ones((scale, scale), bool))
+
+
+@pytest.mark.parametrize(
+    "mask, ok",
+    [
+        (np.zeros((40, 30), bool), False),  # GrabCut lost the hand
+        (np.ones((40, 30), bool), False),  # kept the whole box
+        (np.pad(np.ones((36, 26), bool), 2), False),  # a box inside the box: all four corners filled
+        (np.pad(np.ones((8, 8), bool), 16), False),  # a speck
+        (np.pad(np.ones((40, 10), bool), ((0, 0), (0, 20))), False),  # a strip: spans too little
+        (_hand_like(), True),  # palm and fingers
+    ],
+)
+def test_mask_ok(mask, ok):
+    assert mask_ok(mask) is ok
+
+
+def test_soft_alpha_stays_inside_the_mask():
+    m = _hand_like(2)
+    a = soft_alpha(m, (60, 80))
+    assert a.shape == (80, 60) and a.dtype == np.float32 and a.max() == 1
+    assert not (a[~m] > 0).any(), "alpha outside the silhouette pastes the photo's own background"
+    assert (a[m] < 1).any()  # a soft edge
+    assert np.count_nonzero(a) > 0.8 * m.sum()
+
+
+@pytest.mark.parametrize(
+    "mask, faded",
+    [
+        (_hand_like(), "bottom"),  # palm and wrist cut by the box's bottom edge
+        (_hand_like()[::-1], "top"),  # upside down
+        (_hand_like().T, "right"),  # lying, wrist to the right
+        (np.add.outer((np.arange(21) - 10) ** 2, (np.arange(21) - 10) ** 2) <= 100, None),  # round: tangent sides
+    ],
+)
+def test_wrist_fade_fades_only_a_cut_wrist(mask, faded):
+    f = wrist_fade(mask)
+    assert f.shape == mask.shape and f.max() == 1
+    edges = {"top": f[0], "bottom": f[-1], "left": f[:, 0], "right": f[:, -1]}
+    assert [k for k, v in edges.items() if v.max() < 0.5] == ([faded] if faded else [])
+
+
+@pytest.mark.parametrize(
+    "origin, expected",
+    [
+        ((10, 20), (12, 21, 14, 25)),  # inside
+        ((-3, 0), (0, 1, 1, 5)),  # cut by the left border
+        ((97, 48), (99, 49, 100, 50)),  # cut by the bottom-right corner
+        ((200, 10), None),  # entirely outside
+    ],
+)
+def test_paste_returns_the_tight_box_of_landed_alpha(origin, expected):
+    image = np.zeros((50, 100, 3), np.uint8)
+    alpha = np.zeros((6, 5), np.float32)
+    alpha[1:5, 2:4] = 1.0
+    assert paste(image, np.full((6, 5, 3), 200, np.uint8), alpha, origin) == expected
+    if expected:
+        x1, y1, x2, y2 = expected
+        assert (image[y1:y2, x1:x2] == 200).all() and image.sum() == 200 * 3 * (x2 - x1) * (y2 - y1)
+
+
+def test_feather_rect_ramps_from_the_border():
+    a = feather_rect(20, 30, 4)
+    assert a.shape == (20, 30) and a[10, 15] == 1 and a[0, 15] < 0.2 and a[10, 0] < 0.2
+    assert (feather_rect(5, 5, 0) == 1).all()
+
+
+def test_match_colour_moves_partly_toward_the_background():
+    hand = np.full((10, 10, 3), (120, 150, 200), np.uint8)  # skin-like BGR
+    dark = np.full((20, 20, 3), 30, np.uint8)
+    weight = np.ones((10, 10), np.float32)
+    assert match_colour(hand, weight, dark, 0.0) is hand
+    half = match_colour(hand, weight, dark, 0.5).astype(int)
+    assert (half < hand).all() and (half > dark[:10, :10]).all()  # darker, not the background's colour
+
+
+@pytest.mark.parametrize("text, expected", [("1-4", (1, 4)), ("2", (2, 2)), (" 3-5", (3, 5))])
+def test_parse_hands(text, expected):
+    assert parse_hands(text) == expected
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--out", "{out}"], "give --data"),
+        (["--data", "{tmp}/none.yaml", "--backgrounds", "{bg}", "--out", "{out}"], "data.yaml not found"),
+        (["--data", "{data}", "--split", "test", "--backgrounds", "{bg}", "--out", "{out}"], "no split 'test'"),
+        (["--data", "{data}", "--split", "dev", "--backgrounds", "{bg}", "--out", "{out}"], "--split must be one of"),
+        (["--data", "{data}", "--out", "{out}"], "no --backgrounds folder given"),
+        (["--data", "{data}", "--backgrounds", "{tmp}/nope", "--out", "{out}"], "background folder not found"),
+        (["--data", "{data}", "--backgrounds", "{empty}", "--out", "{out}"], "no images in the background folder"),
+        (["{bg}", "--data", "{data}", "--out", "{out}"], "unexpected argument"),
+        (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--hands", "x"], "--hands must be N or LO-HI"),
+        (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--hands", "3-1"], "1 <= LO <= HI"),
+        (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--min-width", "0.3", "--max-width", "0.1"],
+         "need 0 < --min-width <= --max-width"),
+        (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--zoom-out", "1.5"], "--zoom-out must be"),
+        (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--n", "0"], "--n must be >= 1"),
+        (["--data", "{tiny}", "--backgrounds", "{bg}", "--out", "{out}"], "has no usable hand box"),
+        (["--recipe", "{tmp}/missing.json", "--out", "{out}"], "recipe not found"),
+        (["--recipe", "{bad}", "--out", "{out}"], "not a compose recipe"),
+        (["--recipe", "{bad}", "--out", "{out}", "--n", "3"], "drop --n"),
+        (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{existing}"], "already exists"),
+    ],
+)
+def test_errors_are_one_line(hand_data, tmp_path, capsys, args, fragment):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "bad.json").write_text("{\"version\": 1, \"params\": 3}")
+    tiny = tmp_path / "tiny"  # one photo whose only box is a 5 px speck
+    (tiny / "images" / "train").mkdir(parents=True)
+    (tiny / "labels" / "train").mkdir(parents=True)
+    (tiny / "images" / "train" / "a.jpg").symlink_to(next((hand_data.root / "backgrounds").iterdir()))
+    (tiny / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.02 0.02\n")
+    (tiny / "data.yaml").write_text("train: images/train\nnames:\n  0: hand\n")
+    fill = {"out": tmp_path / "out", "tmp": tmp_path, "bg": hand_data.bg, "data": hand_data.data,
+            "empty": tmp_path / "empty", "bad": tmp_path / "bad.json", "tiny": tiny / "data.yaml",
+            "existing": tmp_path / "existing"}
+    assert main(["compose", *(a.format(**fill) for a in args)]) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("handdet:")]
+    assert len(err) == 1 and err[0].startswith("handdet: error: ") and fragment in err[0], err
+    assert not (tmp_path / "out").exists()
