@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from handdet.core.detections import Detections, predictor_cutoff
 from handdet.data.manifest import Kind
+from handdet.eval.box_style import BoxBias, box_bias, restyle
 from handdet.eval.evaluator import EvalResult, Evaluator
 from handdet.eval.hand_width import HandWidthScores, score_hand_widths
 
@@ -70,6 +71,19 @@ class SourceRow:
     n_handfree: int
     fp_handfree: int
     by_width: HandWidthScores | None = None
+    box_style: BoxBias | None = None  # the source's boxes against the model's matched boxes (hand sources)
+    ap50_95_restyled: float | None = None  # AP50-95 with the model's boxes redrawn in the source's style
+
+    @property
+    def height_ratio(self) -> float | None:
+        """Median ground-truth height / predicted height of matched hands (1.2: the source's boxes are 20 %
+        taller, e.g. down to the wrist); None without matches."""
+        return self.box_style.height_ratio if self.box_style is not None and self.box_style.n else None
+
+    @property
+    def width_ratio(self) -> float | None:
+        """Median ground-truth width / predicted width of matched hands; None without matches."""
+        return self.box_style.width_ratio if self.box_style is not None and self.box_style.n else None
 
     @property
     def fp_per_100_handfree(self) -> float | None:
@@ -137,8 +151,9 @@ def score_sources(
         background = all(sources[i][1] == Kind.BACKGROUND for i in idx)
         result = _evaluate(preds, truth, idx, default_conf)
         widths = None if background else _widths(preds, truth, idx, default_conf, imgsz)
+        style = None if background else _style(preds, truth, idx, default_conf)
         rows.append(_row(name, RowKind.BACKGROUND if background else RowKind.HANDS, result,
-                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths))
+                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths, style))
     result = _evaluate(preds, truth, range(n), default_conf)
     total = _row(TOTAL, RowKind.TOTAL, result, list(handfree), _widths(preds, truth, range(n), default_conf, imgsz))
     return SourceScores(float(default_conf), tuple(rows), total, handfree)
@@ -161,8 +176,22 @@ def _widths(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], 
                              imgsz, conf)
 
 
+def _style(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int],
+           conf: float) -> tuple[BoxBias, float | None]:
+    """Box style of the images `idx`: the bias of their ground truth against the matched boxes kept at `conf`,
+    and the AP50-95 of every box redrawn by that bias (None without a match)."""
+    p, g = [preds[i] for i in idx], [truth.gts[i] for i in idx]
+    bias = box_bias(p, g, predictor_cutoff(conf))
+    if not bias.n:
+        return bias, None
+    ev = Evaluator(truth.names)
+    for d, gt in zip(restyle(p, bias), g, strict=True):
+        ev.update(d, gt)
+    return bias, ev.compute().ap50_95
+
+
 def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int],
-         by_width: HandWidthScores | None = None) -> SourceRow:
+         by_width: HandWidthScores | None = None, style: tuple[BoxBias, float | None] | None = None) -> SourceRow:
     """A row from the evaluation of a source; `handfree` are positions within it of its hand-free photos."""
     scored = kind != RowKind.BACKGROUND and r.n_gt > 0  # no precision or recall without a hand to find
     return SourceRow(
@@ -179,4 +208,6 @@ def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int],
         n_handfree=len(handfree),
         fp_handfree=int(r.image_errors[list(handfree), 1].sum()) if len(handfree) else 0,
         by_width=by_width,
+        box_style=style[0] if style else None,
+        ap50_95_restyled=style[1] if style else None,
     )

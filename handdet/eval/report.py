@@ -7,6 +7,7 @@ import json
 import math
 import os
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,8 @@ def per_source_dict(scores: SourceScores) -> dict:
         "fp_per_100_handfree": row.fp_per_100_handfree,
         "default_conf": scores.default_conf,
         "by_hand_width": None if row.by_width is None else hand_width_dict(row.by_width),
+        "box_style": None if row.box_style is None else {**asdict(row.box_style),
+                                                         "ap50_95_restyled": row.ap50_95_restyled},
     } for row in scores}
 
 
@@ -155,7 +158,8 @@ def summary_line(
 
 SOURCE_COLUMNS = (("n_images", "images"), ("n_gt", "boxes"), ("ap50", "AP50"), ("ap50_95", "AP50-95"),
                   ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("fp", "false detections"),
-                  ("fp_per_100_handfree", "FP/100 hand-free"))
+                  ("fp_per_100_handfree", "FP/100 hand-free"), ("height_ratio", "box h vs model"),
+                  ("ap50_95_restyled", "AP50-95 in its box style"))
 
 
 def source_table(scores: SourceScores) -> str:
@@ -177,8 +181,10 @@ def source_note(scores: SourceScores) -> str:
     """What the columns of `source_table` count, in one line."""
     return (f"AP50 and AP50-95 score every box; P, R, F1 and false detections count the boxes at the model's "
             f"default confidence {fmt(scores.default_conf, 2)} (what `handdet predict` keeps), at IoU 0.50. "
-            "FP/100 hand-free: false detections per 100 hand-free photos. Each source is scored on its own images "
-            "alone.")
+            "FP/100 hand-free: false detections per 100 hand-free photos. Box h vs model: the median height of the "
+            "source's boxes over the model's matched boxes (above 1: the source boxes more, e.g. down to the wrist); "
+            "AP50-95 in its box style: the model's boxes redrawn by the median size and offset, so the gap to "
+            "AP50-95 is what box style costs at strict IoU. Each source is scored on its own images alone.")
 
 
 def width_table(scores: HandWidthScores) -> str:

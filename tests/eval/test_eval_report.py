@@ -148,13 +148,17 @@ def test_per_source_table_json_and_summary():
     r, scores = _scores(fire=True)
     table = source_table(scores).strip().splitlines()
     assert [row.split(" | ")[0] for row in table[2:]] == ["| hands", "| street", "| **all**"]
-    assert table[3] == "| street | background | 2 | 0 | n/a | n/a | n/a | n/a | n/a | 1 | 50.0 |"
+    assert table[3] == "| street | background | 2 | 0 | n/a | n/a | n/a | n/a | n/a | 1 | 50.0 | n/a | n/a |"
+    assert table[2].endswith("| 1.000 | 0.505 |"), "the found hand is boxed as the source boxes it: nothing to gain"
     m = metrics_dict(r, None, scores)
     json.dumps(m, allow_nan=False)
     per = m["per_source"]
     assert list(per) == ["hands", "street", "all"] and len({tuple(row) for row in per.values()}) == 1
     assert per["hands"]["recall"] == 0.5 and per["hands"]["fp_per_100_handfree"] is None
     assert per["street"]["false_detections"] == 1 and per["all"]["default_conf"] == 0.5
+    assert per["hands"]["box_style"] == {"n": 1, "width_ratio": 1.0, "height_ratio": 1.0, "dx": 0.0, "dy": 0.0,
+                                         "ap50_95_restyled": pytest.approx(per["hands"]["ap50_95"])}
+    assert per["street"]["box_style"] is None
     assert summary_line(r, None, scores).endswith("FP/100 hand-free 50.0 @0.50")
     assert "hand-free" not in summary_line(r) and "per_source" not in metrics_dict(r)
 
