@@ -2,6 +2,7 @@
 
     handdet mine weights/handdet-n.pt ../shared/data/hand-free/camvid-streets --out build/mined/camvid --crops
     handdet mine weights/handdet-n.pt shop/ shop.mp4 --out build/mined/shop --every 15 --after runs/next/best.pt
+    handdet mine weights/handdet-n.pt --data build/datasets/multi-XXXX/data.yaml --split train --out build/mined/train
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from handdet.cli import app
 @app.command("mine")
 def mine_cmd(
     weights: str = typer.Argument(..., help="Model weights (.pt or .onnx) whose false detections to collect."),
-    sources: list[str] = typer.Argument(..., help="Hand-free folders of photos, images, globs or videos."),
+    sources: list[str] = typer.Argument(None, help="Hand-free folders of photos, images, globs or videos."),
     out: Path = typer.Option(..., "--out", help="Output folder: the images the model fired on, crops/ and "
                              "mine_report.json; written atomically, replacing only an earlier mine output."),
     conf: float = typer.Option(None, "--conf", help="Count boxes scoring above this (default: the model's, "
@@ -27,6 +28,9 @@ def mine_cmd(
     max_images: int = typer.Option(None, "--max-images", help="Stop after scanning this many images in all."),
     after: str = typer.Option(None, "--after", help="Retrained weights: also scan the same images with them "
                               "and print the rate before and after (use photos it was not trained on)."),
+    data: Path = typer.Option(None, "--data", help="A multi-source dataset (data.yaml): also scan its hand-free "
+                              "photos of --split, e.g. the training ones, so nothing held out is mined."),
+    split: str = typer.Option("train", "--split", help="With --data: the split whose hand-free photos to scan."),
 ) -> None:
     """Hard-negative mining: run a model over hand-free photos or videos and keep the images where it fires.
 
@@ -36,9 +40,16 @@ def mine_cmd(
     scanned, images where the model fired, false detections per 100 images; with --after, one more line
     with the rate of the retrained model on the same images.
     """
+    from handdet.core.errors import ConfigError
     from handdet.core.paths import resolve_weights
+    from handdet.data.manifest import images_of
     from handdet.data.mine import compare_line, mine_negatives, rescore
 
+    sources = list(sources or [])
+    if data is not None:
+        sources += [str(p) for p in images_of(data, split)]
+    if not sources:
+        raise ConfigError("give SOURCE... (folders, images, globs, videos) or --data DATA.yaml")
     if after:
         after = str(resolve_weights(after))  # a missing file fails before the scan, not after it
     report = mine_negatives(weights, sources, out, conf=conf, crops=crops, every=every, max_images=max_images,

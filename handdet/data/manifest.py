@@ -92,6 +92,20 @@ def read_manifest(data: str | os.PathLike) -> list[ManifestRow] | None:
     return rows
 
 
+def images_of(data: str | os.PathLike, split: str, kinds: tuple[Kind, ...] = (Kind.BACKGROUND,)) -> list[Path]:
+    """The image files of `split` whose kind is one of `kinds` (default: hand-free photos), in manifest order.
+
+    Raises:
+        DataError: when the dataset has no manifest (it is not a multi-source dataset).
+    """
+    rows = read_manifest(data)
+    if rows is None:
+        raise DataError(f"{manifest_path(data)}: no manifest; --data needs a multi-source dataset "
+                        "(`handdet prepare` with data.sources)")
+    root = manifest_path(data).parent
+    return [root / r.image for r in rows if r.split == split and r.kind in kinds]
+
+
 def sources_of(data: str | os.PathLike, split: str, stems: list[str]) -> list[tuple[str, Kind]] | None:
     """(source, kind) of each image stem of `split`, in order; None when the dataset has no manifest.
 

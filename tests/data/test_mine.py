@@ -279,3 +279,30 @@ def test_an_earlier_output_is_replaced(photos, tmp_path):
     mine_negatives(SHIPPED_PT, [photos], out, crops=True, progress=False)
     report = mine_negatives(SHIPPED_PT, [photos], out, progress=False, max_images=1)
     assert report.images == 1 and not (out / "crops").exists() and read_report(out).images == 1
+
+
+def test_mining_a_datasets_training_split_never_touches_held_out_photos(shared_dir, tmp_path, capsys):
+    """`--data D --split train` scans exactly the hand-free training photos of a multi-source dataset."""
+    from handdet.data.manifest import Kind, images_of, read_manifest
+    from handdet.data.multisource import build_multisource
+    from handdet.train.config import SourceConfig
+
+    street = tmp_path / "data" / "streets"
+    street.mkdir(parents=True)
+    for f in sorted((shared_dir / "data" / "hand-free" / "camvid-streets").glob("*.jpg"))[:12]:
+        (street / f.name).symlink_to(f)
+    ds = tmp_path / "ds"
+    build_multisource([SourceConfig("streets", format="images", split={"train": 0.5, "val": 0.5})], ds,
+                      tmp_path / "data", progress=False, log=lambda *a: None)
+    train = images_of(ds, "train")
+    rows = read_manifest(ds)
+    assert len(train) == sum(r.split == "train" and r.kind == Kind.BACKGROUND for r in rows) > 0
+    out = tmp_path / "mined"
+    assert main(["mine", str(SHIPPED_PT), "--data", str(ds / "data.yaml"), "--out", str(out)]) == 0
+    report = read_report(out)
+    assert report.images == len(train), "every training photo scanned, nothing else"
+    scanned = {Path(s.source).resolve() for s in report.sources}
+    assert scanned == {p.resolve() for p in train}
+    assert not scanned & {(ds / r.image).resolve() for r in rows if r.split != "train"}
+    assert main(["mine", str(SHIPPED_PT), "--out", str(out)]) == 2
+    assert "give SOURCE" in capsys.readouterr().err
