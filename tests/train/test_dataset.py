@@ -58,3 +58,34 @@ def test_prepare_command_prints_path(tiny_yolo, capsys):
 
     assert main(["prepare", f"data.source={tiny_yolo}", "--print-path"]) == 0
     assert Path(capsys.readouterr().out.strip()) == tiny_yolo
+
+
+def test_several_sources_are_built_once_and_reused(tiny_voc, build, tmp_path):
+    """`data.sources` gives one dataset with a manifest, cached by settings; another seed is another dataset."""
+    from handdet.data.manifest import read_manifest
+    from handdet.train.config import SourceConfig
+
+    free = tmp_path / "free"
+    free.mkdir()
+    for p in sorted(tiny_voc.glob("*.jpg"))[:4]:
+        (free / p.name).symlink_to(p)  # stand-ins for a hand-free folder: the reader only lists images
+    sources = [SourceConfig(str(tiny_voc), format="voc", group=r"^(.+)_pic"),
+               SourceConfig(str(free), name="free", format="images", split={"test": 1.0})]
+    logs: list[str] = []
+    first = prepare_data(DataConfig(sources=sources), log=logs.append)
+    assert first.is_relative_to(build) and first.parent.name.startswith("multi-")
+    assert {r.source for r in read_manifest(first)} == {str(tiny_voc), "free"}
+    assert any("sources" in line and "train" in line for line in logs), "the per-source table is printed"
+    assert prepare_data(DataConfig(sources=sources), log=logs.append) == first
+    assert "using multi-source dataset" in logs[-1]
+    assert prepare_data(DataConfig(sources=sources, seed=1), log=logs.append) != first
+
+
+def test_prepare_command_prints_only_the_path_for_several_sources(tiny_voc, build, tmp_path, capsys):
+    from handdet.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  sources:\n    - {{source: {tiny_voc}, format: voc, group: '^(.+)_pic'}}\n")
+    assert main(["prepare", "--config", str(cfg), "--print-path"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].endswith("data.yaml") and Path(out[0]).is_file()
