@@ -211,7 +211,9 @@ def test_handfree_false_detections_equal_a_direct_count(conf, photos, multi_yaml
     predictor = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=conf))  # as `handdet predict` runs
     street = next(p for name, _, p in photos if name == HANDFREE)
     counted = sum(len(predictor(cv2.imread(str(p)))) for p in street)
-    assert counted > 0  # the photos were chosen so the model does fire on some
+    # At the low confidence the model fires on some of these streets, so the check is not 0 = 0; at its default
+    # a well-trained model may make no false detection at all, and the count must still agree.
+    assert counted > 0 or conf is None
 
     scores = evaluate_weights(SHIPPED_PT, multi_yaml, default_conf=conf, progress=False).by_source
     row = next(r for r in scores.rows if r.name == HANDFREE)
