@@ -56,7 +56,7 @@ class LosoResult:
     def table(self) -> str:
         """Markdown: source left out, AP50, AP50-95, recall @default conf, hand-free FP/100, MediaPipe beside."""
         head = ("| left out | photos | hands | AP50 | AP50-95 | recall @conf | hand-free FP/100 | "
-                "MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall | box h/w vs source | AP50-95 in its style |\n"
+                "MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall | source box w / h vs model | AP50-95 in its style |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         rows = []
         for f in self.folds:
