@@ -17,12 +17,6 @@ def _key(cfg: DataConfig, src: Path) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:8]
 
 
-def _find_source(cfg: DataConfig, data_root: Path) -> Path | None:
-    p = Path(cfg.source).expanduser()
-    for cand in (p, data_root / cfg.source):
-        if cand.exists():
-            return cand.resolve()
-    return None
 
 
 def prepare_data(cfg: DataConfig, data_root: str | Path | None = None, log=print) -> Path:
@@ -39,7 +33,9 @@ def prepare_data(cfg: DataConfig, data_root: str | Path | None = None, log=print
     if cfg.source == "synth":
         src = _synth(cfg)
     else:
-        src = _find_source(cfg, root)
+        from handdet.data.multisource import find_source
+
+        src = find_source(cfg.source, root)
         if src is None and cfg.source == "subhi-hands-voc" and cfg.download:
             try:
                 from handdet.data.download import ensure_subhi

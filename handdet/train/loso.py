@@ -172,11 +172,11 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     from handdet.core.detections import predictor_cutoff
     from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.run import evaluate_split, load_split, predict_split
-    from handdet.infer.predictor import DEFAULT_CONF, PredictorSettings, load_predictor
+    from handdet.infer.predictor import PredictorSettings, default_conf, load_predictor
 
     truth = load_split(held_yaml, "test")
     every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF))
-    conf = float(getattr(load_predictor(best), "conf", DEFAULT_CONF))
+    conf = default_conf(best)  # what `handdet predict` keeps boxes at
     cut = predictor_cutoff(conf)  # P/R and false detections of exactly the boxes `handdet predict` keeps
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=cut)
