@@ -90,5 +90,7 @@ class Detections:
 def predictor_cutoff(conf: float) -> float:
     """The `>=` cut-off (as the evaluator applies one) that keeps exactly the boxes a predictor set to `conf`
     keeps: predictors, like Ultralytics, keep scores strictly above `conf`, and an INT8 model's coarse scores
-    land on the threshold itself often enough to change a false-detection count."""
-    return float(np.nextafter(np.float64(conf), np.inf))
+    land on the threshold itself often enough to change a false-detection count. Scores are float32, and a
+    float32 array compared with a Python float compares in float32, so the cut-off is the next float32 above
+    `conf` (in float32): the same boxes are kept whether the scores are compared as float32 or float64."""
+    return float(np.nextafter(np.float32(conf), np.float32(np.inf)))

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from handdet.infer.sources import Frame
 
 REPORT_NAME = "mine_report.json"
+LIST_NAME = "images.txt"  # the mined photos' own files, relative to the data directory when under it
 CROPS_DIR = "crops"
 CROP_SCALE = 2.0  # (float) crop side / box side: the false detection plus as much context around it
 CROP_MIN_PX = 96  # (int) smallest crop side: a tiny box still comes with enough scene to learn from
@@ -390,7 +391,7 @@ def mine_negatives(
     _check_out(out, sources)
     w, predictor = _predictor(weights, conf)
     report = MineReport(str(w), float(predictor.conf), every, max_images, [], [], out)
-    used: set[str] = {REPORT_NAME}
+    used: set[str] = {REPORT_NAME, LIST_NAME}
     with atomic_dir(out) as tmp:
         for tally, frame, dets in scan(predictor, sources, report.sources, every, max_images, progress):
             if not len(dets):
@@ -414,7 +415,22 @@ def mine_negatives(
             report.hits.append(Hit(tally.source, str(frame.path), frame.index if is_video else None, name, wh,
                                    dets, tuple(hit_crops)))
         (tmp / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        (tmp / LIST_NAME).write_text(image_list_text(report))
     return report
+
+
+def image_list_text(report: MineReport) -> str:
+    """`images.txt`: each mined still photo's own file (not video frames), relative to the data directory
+    when it lies there, so a config can add them to training by name (`format: images`)."""
+    from handdet.core.paths import data_dir
+
+    root = data_dir()
+    lines = [f"# photos where {Path(report.weights).name} fired at conf {report.conf:g} (handdet mine)"]
+    for h in report.hits:
+        if h.frame is None:
+            p = Path(h.file).absolute()
+            lines.append(str(p.relative_to(root)) if p.is_relative_to(root) else str(p))
+    return "\n".join(lines) + "\n"
 
 
 def rescore(

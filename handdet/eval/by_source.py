@@ -4,8 +4,9 @@
     scores = score_sources(preds, truth, sources, default_conf=0.5)
     for row in scores: ...            # each source's SourceRow, then the pooled row "all"
 
-A hand source gets AP from every box (predictions at conf 0.001), and precision, recall, F1 and its
-false detections at the model's default confidence, the one `handdet predict` keeps boxes at. A
+A hand source gets AP from every box (predictions at conf 0.001), AP of only the boxes `handdet predict`
+keeps (at the model's default confidence: what a user scoring its output measures, capped by the recall
+there), and precision, recall, F1 and its false detections at that confidence. A
 background source (every image a hand-free photo) gets its false detections at that confidence and
 their rate per 100 photos. Hand-free crops of a hand source's photos count with that source. Each row
 comes from an `Evaluator` over the source's images only, so it equals evaluating that source by itself;
@@ -73,6 +74,8 @@ class SourceRow:
     by_width: HandWidthScores | None = None
     box_style: BoxBias | None = None  # the source's boxes against the model's matched boxes (hand sources)
     ap50_95_restyled: float | None = None  # AP50-95 with the model's boxes redrawn in the source's style
+    ap50_kept: float | None = None  # AP50 of only the boxes kept at `default_conf`: what `handdet predict` yields
+    ap50_95_kept: float | None = None  # AP50-95 of those boxes
 
     @property
     def height_ratio(self) -> float | None:
@@ -152,10 +155,12 @@ def score_sources(
         result = _evaluate(preds, truth, idx, default_conf)
         widths = None if background else _widths(preds, truth, idx, default_conf, imgsz)
         style = None if background else _style(preds, truth, idx, default_conf)
+        kept = None if background else _kept(preds, truth, idx, default_conf)
         rows.append(_row(name, RowKind.BACKGROUND if background else RowKind.HANDS, result,
-                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths, style))
+                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths, style, kept))
     result = _evaluate(preds, truth, range(n), default_conf)
-    total = _row(TOTAL, RowKind.TOTAL, result, list(handfree), _widths(preds, truth, range(n), default_conf, imgsz))
+    total = _row(TOTAL, RowKind.TOTAL, result, list(handfree), _widths(preds, truth, range(n), default_conf, imgsz),
+                 kept=_kept(preds, truth, range(n), default_conf))
     return SourceScores(float(default_conf), tuple(rows), total, handfree)
 
 
@@ -164,6 +169,15 @@ def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int]
     ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(conf))  # the boxes `handdet predict` keeps
     for i in idx:
         ev.update(preds[i], truth.gts[i], image_id=truth.stems[i])
+    return ev.compute()
+
+
+def _kept(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float) -> EvalResult:
+    """The evaluation of the images `idx` from only the boxes a predictor set to `conf` keeps."""
+    cut = predictor_cutoff(conf)
+    ev = Evaluator(truth.names)
+    for i in idx:
+        ev.update(preds[i][preds[i].confidence >= cut], truth.gts[i], image_id=truth.stems[i])
     return ev.compute()
 
 
@@ -191,7 +205,8 @@ def _style(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int],
 
 
 def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int],
-         by_width: HandWidthScores | None = None, style: tuple[BoxBias, float | None] | None = None) -> SourceRow:
+         by_width: HandWidthScores | None = None, style: tuple[BoxBias, float | None] | None = None,
+         kept: EvalResult | None = None) -> SourceRow:
     """A row from the evaluation of a source; `handfree` are positions within it of its hand-free photos."""
     scored = kind != RowKind.BACKGROUND and r.n_gt > 0  # no precision or recall without a hand to find
     return SourceRow(
@@ -210,4 +225,6 @@ def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int],
         by_width=by_width,
         box_style=style[0] if style else None,
         ap50_95_restyled=style[1] if style else None,
+        ap50_kept=kept.ap50 if kept is not None and scored else None,
+        ap50_95_kept=kept.ap50_95 if kept is not None and scored else None,
     )

@@ -89,6 +89,8 @@ def per_source_dict(scores: SourceScores) -> dict:
         "boxes": row.n_gt,
         "ap50": row.ap50,
         "ap50_95": row.ap50_95,
+        "ap50_kept": row.ap50_kept,
+        "ap50_95_kept": row.ap50_95_kept,
         "precision": row.precision,
         "recall": row.recall,
         "f1": row.f1,
@@ -157,6 +159,7 @@ def summary_line(
 
 
 SOURCE_COLUMNS = (("n_images", "images"), ("n_gt", "boxes"), ("ap50", "AP50"), ("ap50_95", "AP50-95"),
+                  ("ap50_kept", "AP50 kept"), ("ap50_95_kept", "AP50-95 kept"),
                   ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("fp", "false detections"),
                   ("fp_per_100_handfree", "FP/100 hand-free"), ("height_ratio", "box h vs model"),
                   ("ap50_95_restyled", "AP50-95 in its box style"))
@@ -179,7 +182,7 @@ def source_table(scores: SourceScores) -> str:
 
 def source_note(scores: SourceScores) -> str:
     """What the columns of `source_table` count, in one line."""
-    return (f"AP50 and AP50-95 score every box; P, R, F1 and false detections count the boxes at the model's "
+    return (f"AP50 and AP50-95 score every box; 'kept': only the boxes `handdet predict` keeps; P, R, F1 and false detections count the boxes at the model's "
             f"default confidence {fmt(scores.default_conf, 2)} (what `handdet predict` keeps), at IoU 0.50. "
             "FP/100 hand-free: false detections per 100 hand-free photos. Box h vs model: the median height of the "
             "source's boxes over the model's matched boxes (above 1: the source boxes more, e.g. down to the wrist); "

@@ -42,10 +42,12 @@ def test_select_sort_merge():
     (0.25, 0.25, False),
     (0.2500001, 0.25, True),
     (0.0, 0.0, False),
+    (0.3, 0.3, False),  # float32(0.3) is above the float64 0.3, yet a float32 predictor drops it
 ])
 def test_predictor_cutoff_keeps_what_a_predictor_keeps(score, conf, kept):
     from handdet.core.detections import predictor_cutoff
 
     s = np.float32(score)
     assert bool(np.float64(s) >= predictor_cutoff(conf)) is kept
+    assert bool((np.array([s], np.float32) >= predictor_cutoff(conf))[0]) is kept, "compared as float32"
     assert bool(s > np.float32(conf)) is kept, "the predictor's own rule on float32 scores"

@@ -114,6 +114,31 @@ def test_report_on_disk_lists_each_mined_photo_with_its_detections(mined, direct
         report.images, report.fired, report.detections, report.crops)
 
 
+def test_image_list_names_the_mined_photos_for_the_next_training_round(mined, direct, photos, tmp_path,
+                                                                        monkeypatch):
+    """`images.txt` lists each mined photo's own file; the `images` reader reads that list back as the
+    background images of a training source, relative to the data directory."""
+    from handdet.core.errors import DataError
+    from handdet.data.formats.images import read_images
+    from handdet.data.mine import LIST_NAME
+
+    out, _ = mined
+    lines = [x for x in (out / LIST_NAME).read_text().splitlines() if not x.startswith("#")]
+    fired = sorted(name for name, d in direct.items() if len(d))
+    assert sorted(Path(x).name for x in lines) == fired
+    assert all(Path(x).is_absolute() for x in lines), "photos outside the data directory are listed in full"
+    assert [r.image_path for r in read_images(out / LIST_NAME)] == [Path(x) for x in lines]
+    assert all(len(r.xyxy) == 0 for r in read_images(out / LIST_NAME))
+
+    monkeypatch.setenv("HANDDET_DATA", str(photos.parent))  # now the photos lie in the data directory
+    relisted = tmp_path / "list.txt"
+    relisted.write_text("# comment\n\n" + "".join(f"{photos.name}/{n}  # why\n" for n in fired))
+    assert [r.image_path.name for r in read_images(relisted)] == fired
+    relisted.write_text(f"{photos.name}/{fired[0]}\n{photos.name}/no-such.jpg\n")
+    with pytest.raises(DataError, match=r"list.txt:2: image '.*no-such.jpg' not found"):
+        list(read_images(relisted))
+
+
 # --- crops --------------------------------------------------------------------------------------------------
 
 def test_crops_lie_inside_their_images_and_contain_the_detection(mined, photos):
