@@ -6,6 +6,8 @@
 
 A dataset with a manifest.csv (`handdet prepare`) is also scored source by source; the table is printed
 before the summary line, followed (for weights) by AP and recall by hand width at the network input.
+
+    handdet choose-conf weights/handdet-n.pt DATA --max-fp 0.5   # the default confidence, by measurement
 """
 
 from __future__ import annotations
@@ -99,3 +101,50 @@ def _echo_widths(by_width, label: str | None = None) -> None:
     head = f"{label}: " if label else ""
     typer.echo(f"{head}by hand width at the {by_width.imgsz} px input, recall at conf {by_width.conf_threshold:g}:")
     typer.echo(width_table(by_width))
+
+
+@app.command("choose-conf")
+def choose_conf_cmd(
+    weights: Path = typer.Argument(..., help="The .pt or .onnx weights whose default confidence to choose."),
+    data: Path = typer.Argument(..., help="A multi-source data.yaml (`handdet prepare`): hand sources and "
+                                "hand-free photos."),
+    split: str = typer.Option("val", "--split", help="Split to measure on (never one the model trained on)."),
+    max_fp: float = typer.Option(0.5, "--max-fp", help="Most false detections per 100 hand-free photos allowed."),
+    out: Path = typer.Option(None, "--out", help="Folder for conf_sweep.md/.json (default: <build>/eval/"
+                             "<weights>-conf)."),
+    imgsz: int = typer.Option(None, "--imgsz", help="Network input size (default: the model's)."),
+) -> None:
+    """Choose the confidence `handdet predict` should keep boxes at: the sweep of kept AP per source and false
+    detections per 100 hand-free photos, and the cut-off to record with `handdet export --conf`."""
+    import json
+
+    from handdet.core.atomic import atomic_dir
+    from handdet.core.errors import ConfigError, DataError
+    from handdet.core.paths import build_dir, resolve_weights
+    from handdet.data.manifest import sources_of
+    from handdet.eval import conf_choice, run
+
+    if max_fp < 0:
+        raise ConfigError(f"--max-fp must be 0 or more, got {max_fp}")
+    w = resolve_weights(weights)
+    truth = run.load_split(data, split)
+    sources = sources_of(truth.yaml_path, truth.split, truth.stems)
+    if sources is None:
+        raise DataError(f"{truth.yaml_path}: no manifest.csv; choose-conf needs a multi-source dataset "
+                        "(`handdet prepare` with data.sources)")
+    preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu"), truth)
+    points = conf_choice.sweep_conf(preds, truth, sources)
+    chosen = conf_choice.choose_conf(points, max_fp)
+    table = conf_choice.sweep_table(points, chosen)
+    out = out or build_dir() / "eval" / f"{w.stem}-conf"
+    with atomic_dir(out) as tmp:
+        (tmp / "conf_sweep.md").write_text(f"# Default confidence of {w.name} on {split}\n\n{table}")
+        (tmp / "conf_sweep.json").write_text(json.dumps(conf_choice.to_dict(points, chosen, max_fp), indent=1) + "\n")
+    typer.echo(table)
+    if chosen is None:
+        typer.echo(f"handdet choose-conf: no cut-off makes at most {max_fp:g} false detections per 100 hand-free "
+                   f"photos on {split}; see {out / 'conf_sweep.md'}")
+        raise typer.Exit(1)
+    typer.echo(f"handdet choose-conf: conf {chosen.conf:g}: mean kept AP50 {chosen.ap50:.3f}, AP50-95 "
+               f"{chosen.ap50_95:.3f}, {chosen.fp_per_100 if chosen.fp_per_100 is not None else 0:.1f} false "
+               f"detections per 100 hand-free photos → handdet export {weights} --conf {chosen.conf:g}")

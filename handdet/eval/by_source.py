@@ -155,12 +155,12 @@ def score_sources(
         result = _evaluate(preds, truth, idx, default_conf)
         widths = None if background else _widths(preds, truth, idx, default_conf, imgsz)
         style = None if background else _style(preds, truth, idx, default_conf)
-        kept = None if background else _kept(preds, truth, idx, default_conf)
+        kept = None if background else kept_result(preds, truth, idx, default_conf)
         rows.append(_row(name, RowKind.BACKGROUND if background else RowKind.HANDS, result,
                          [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths, style, kept))
     result = _evaluate(preds, truth, range(n), default_conf)
     total = _row(TOTAL, RowKind.TOTAL, result, list(handfree), _widths(preds, truth, range(n), default_conf, imgsz),
-                 kept=_kept(preds, truth, range(n), default_conf))
+                 kept=kept_result(preds, truth, range(n), default_conf))
     return SourceScores(float(default_conf), tuple(rows), total, handfree)
 
 
@@ -172,7 +172,7 @@ def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int]
     return ev.compute()
 
 
-def _kept(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float) -> EvalResult:
+def kept_result(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float) -> EvalResult:
     """The evaluation of the images `idx` from only the boxes a predictor set to `conf` keeps."""
     cut = predictor_cutoff(conf)
     ev = Evaluator(truth.names)

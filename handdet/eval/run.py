@@ -207,7 +207,8 @@ def write_outputs(
     return files
 
 
-def _predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str):
+def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str):
+    """A predictor of `weights` at the evaluation settings (conf 0.001), checked against the split's classes."""
     from handdet.infer.predictor import PredictorSettings, load_predictor
 
     predictor = load_predictor(weights, settings=PredictorSettings(
@@ -223,7 +224,7 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
                     default_conf: float | None, device: str, progress: bool) -> tuple[Evaluator, SplitResult, dict]:
     from handdet.infer.predictor import default_conf as model_default_conf
 
-    predictor = _predictor(weights, truth, imgsz, device)
+    predictor = weights_predictor(weights, truth, imgsz, device)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)
     conf = model_default_conf(weights) if default_conf is None else default_conf
