@@ -126,6 +126,23 @@ def test_repeatable(built, tmp_path):
     assert (again / "manifest.csv").read_text() == (out / "manifest.csv").read_text()
 
 
+def test_a_list_of_mined_photos_is_a_training_source(built, two_sources, tmp_path):
+    """A hard-negative list (`handdet mine`'s images.txt) names photos of another source: they enter training
+    again under the list's own name, weighted, while the folder's own split is unchanged."""
+    listed = sorted((two_sources / "hand-free" / "rooms").iterdir())[:3]
+    lst = tmp_path / "mined.txt"
+    lst.write_text("# mined\n" + "".join(f"{p.resolve()}\n" for p in listed))
+    sources = [*SOURCES, SourceConfig(str(lst), name="mined", format="images", split={"train": 1.0}, weight=2.0)]
+    out = tmp_path / "ds"
+    build_multisource(sources, out, two_sources, seed=0, progress=False, log=lambda *a: None)
+    rows = read_manifest(out)
+    mined = [r for r in rows if r.source == "mined"]
+    assert len(mined) == 6 and {r.split for r in mined} == {"train"} and {r.kind for r in mined} == {Kind.BACKGROUND}
+    assert collections.Counter(r.group for r in mined) == {p.stem: 2 for p in listed}
+    without = read_manifest(built[1])
+    assert [r for r in rows if r.source != "mined"] == without, "the other sources' images and splits are unchanged"
+
+
 @pytest.mark.parametrize("weight,expected", [
     (1.0, {1}),  # every image once
     (2.0, {2}),  # exactly twice
