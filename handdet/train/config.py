@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from handdet.core.config import deep_update, from_dict, load_yaml, parse_overrides
@@ -129,5 +130,17 @@ def load_train_config(path: str | os.PathLike | None = None, overrides: list[str
     from handdet.train.augment import validate_albumentations
 
     validate_albumentations(cfg.albumentations, source)
+    if path and cfg.data.sources:
+        cfg.data.sources = [beside_config(s, Path(path).parent) for s in cfg.data.sources]
     return cfg
+
+
+def beside_config(sc: SourceConfig, folder: Path) -> SourceConfig:
+    """`sc` with its source made absolute when it is a relative path to something beside the config file
+    (a committed list of mined photos, say), so it is found from any working directory; other sources are
+    names in the data directory and stay as they are. The label stays the one the config gave."""
+    p = Path(sc.source).expanduser()
+    if p.is_absolute() or not (folder / p).exists():
+        return sc
+    return replace(sc, source=str((folder / p).resolve()), name=sc.label)
 

@@ -77,8 +77,10 @@ def _multisource(cfg: DataConfig, root: Path, log) -> Path:
             from handdet.data.download import ensure_subhi
 
             ensure_subhi(root)
+    lists = {sc.label: hashlib.sha1(path.read_bytes()).hexdigest() for sc in cfg.sources
+             if (path := find_source(sc.source, root)) is not None and path.is_file()}  # an edited list rebuilds
     blob = json.dumps({"sources": to_dict(cfg.sources), "seed": cfg.seed, "root": str(root),
-                       "layout": MULTISOURCE_LAYOUT}, sort_keys=True)
+                       "layout": MULTISOURCE_LAYOUT, **({"lists": lists} if lists else {})}, sort_keys=True)
     out = build_dir() / "datasets" / f"multi-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
     if (out / "data.yaml").is_file():
         log(f"handdet: using multi-source dataset {out}")

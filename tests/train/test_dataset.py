@@ -81,6 +81,28 @@ def test_several_sources_are_built_once_and_reused(tiny_voc, build, tmp_path):
     assert prepare_data(DataConfig(sources=sources, seed=1), log=logs.append) != first
 
 
+def test_a_list_beside_the_config_is_found_from_anywhere_and_an_edit_rebuilds(tiny_voc, build, tmp_path,
+                                                                              monkeypatch):
+    """A config names a committed list of photos by a path relative to itself (as configs/handdet-n-r2.yaml
+    names its mined photos); the dataset is rebuilt when the list changes, not only when the config does."""
+    from handdet.data.manifest import read_manifest
+    from handdet.train.config import load_train_config
+
+    conf_dir = tmp_path / "project" / "configs"
+    conf_dir.mkdir(parents=True)
+    photos = sorted(tiny_voc.glob("*.jpg"))
+    (tmp_path / "project" / "neg.txt").write_text(f"{photos[0]}\n")
+    cfg = conf_dir / "c.yaml"
+    cfg.write_text(f"data:\n  sources:\n    - {{source: {tiny_voc}, format: voc, group: '^(.+)_pic'}}\n"
+                   "    - {source: ../neg.txt, name: neg, format: images, split: {train: 1.0}}\n")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    first = prepare_data(load_train_config(cfg).data, log=lambda *a: None)
+    assert sum(r.source == "neg" for r in read_manifest(first)) == 1
+    (tmp_path / "project" / "neg.txt").write_text(f"{photos[0]}\n{photos[1]}\n")
+    second = prepare_data(load_train_config(cfg).data, log=lambda *a: None)
+    assert second != first and sum(r.source == "neg" for r in read_manifest(second)) == 2
+
+
 def test_prepare_command_prints_only_the_path_for_several_sources(tiny_voc, build, tmp_path, capsys):
     from handdet.cli import main
 
