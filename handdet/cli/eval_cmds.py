@@ -121,7 +121,7 @@ def choose_conf_cmd(
     from handdet.core.atomic import atomic_dir
     from handdet.core.errors import ConfigError, DataError
     from handdet.core.paths import build_dir, resolve_weights
-    from handdet.data.manifest import sources_of
+    from handdet.data.manifest import read_manifest, sources_of
     from handdet.eval import conf_choice, run
 
     if max_fp < 0:
@@ -133,7 +133,8 @@ def choose_conf_cmd(
         raise DataError(f"{truth.yaml_path}: no manifest.csv; choose-conf needs a multi-source dataset "
                         "(`handdet prepare` with data.sources)")
     preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu"), truth)
-    points = conf_choice.sweep_conf(preds, truth, sources)
+    order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
+    points = conf_choice.sweep_conf(preds, truth, sources, order=order)
     chosen = conf_choice.choose_conf(points, max_fp)
     table = conf_choice.sweep_table(points, chosen)
     out = out or build_dir() / "eval" / f"{w.stem}-conf"

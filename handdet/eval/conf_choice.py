@@ -66,6 +66,7 @@ def sweep_conf(
     truth: SplitTruth,
     sources: Sequence[tuple[str, Kind]],
     confs: Sequence[float] = CONF_GRID,
+    order: Sequence[str] = (),
 ) -> list[ConfPoint]:
     """Score the kept boxes at every cut-off of `confs` (ascending in the result).
 
@@ -73,6 +74,8 @@ def sweep_conf(
         preds: detections aligned with `truth.images`, made at a low confidence (0.001).
         truth: the split's ground truth.
         sources: (source, kind) of each image (`manifest.sources_of`); a source with hand boxes is a hand source.
+        confs: the cut-offs, each in [0, 1].
+        order: source names in the order of the columns (the manifest's); others follow as they first appear.
 
     Raises:
         ValueError: misaligned inputs, or a cut-off outside [0, 1].
@@ -82,7 +85,7 @@ def sweep_conf(
         raise ValueError(f"{len(preds)} predictions and {len(sources)} sources for {n} images of the split")
     if any(not 0.0 <= c <= 1.0 for c in confs):
         raise ValueError(f"cut-offs must lie in [0, 1], got {list(confs)}")
-    members: dict[str, list[int]] = {}
+    members: dict[str, list[int]] = {name: [] for name in order}
     for i, (name, _) in enumerate(sources):
         members.setdefault(name, []).append(i)
     hands = {name: idx for name, idx in members.items() if any(len(truth.gts[i]) for i in idx)}

@@ -103,6 +103,7 @@ def test_cli_on_real_photos_agrees_with_the_per_source_rows(shared_dir, tmp_path
     sweep = json.loads((out / "conf_sweep.json").read_text())
     chosen = sweep["chosen_conf"]
     assert chosen is not None and (out / "conf_sweep.md").read_text().count(f"**{chosen:g}**") == 1
+    assert all(list(p["per_source"]) == ["asl-letters", "hands-v2"] for p in sweep["points"]), "manifest order"
     for point in sweep["points"]:
         if point["conf"] not in (0.25, 0.5):
             continue
