@@ -148,7 +148,7 @@ def test_per_source_table_json_and_summary():
     r, scores = _scores(fire=True)
     table = source_table(scores).strip().splitlines()
     assert [row.split(" | ")[0] for row in table[2:]] == ["| hands", "| street", "| **all**"]
-    assert table[3] == "| street | background | 2 | 0 | n/a | n/a | n/a | n/a | n/a | 1 | 50.0 | n/a | n/a |"
+    assert table[3] == "| street | background | 2 | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | 1 | 50.0 | n/a | n/a |"
     assert table[2].endswith("| 1.000 | 0.505 |"), "the found hand is boxed as the source boxes it: nothing to gain"
     m = metrics_dict(r, None, scores)
     json.dumps(m, allow_nan=False)
