@@ -47,7 +47,8 @@ def mine_cmd(
 
     sources = list(sources or [])
     if data is not None:
-        sources += [str(p) for p in images_of(data, split)]
+        # a weighted source repeats a photo (links to one file): scan and mine each photo once
+        sources += [str(p) for p in dict.fromkeys(p.resolve() for p in images_of(data, split))]
     if not sources:
         raise ConfigError("give SOURCE... (folders, images, globs, videos) or --data DATA.yaml")
     if after:

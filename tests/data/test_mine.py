@@ -324,7 +324,8 @@ def test_an_earlier_output_is_replaced(photos, tmp_path):
 
 
 def test_mining_a_datasets_training_split_never_touches_held_out_photos(shared_dir, tmp_path, capsys):
-    """`--data D --split train` scans exactly the hand-free training photos of a multi-source dataset."""
+    """`--data D --split train` scans exactly the hand-free training photos of a multi-source dataset, each
+    once although a weighted source repeats it."""
     from handdet.data.manifest import Kind, images_of, read_manifest
     from handdet.data.multisource import build_multisource
     from handdet.train.config import SourceConfig
@@ -334,11 +335,13 @@ def test_mining_a_datasets_training_split_never_touches_held_out_photos(shared_d
     for f in sorted((shared_dir / "data" / "hand-free" / "camvid-streets").glob("*.jpg"))[:12]:
         (street / f.name).symlink_to(f)
     ds = tmp_path / "ds"
-    build_multisource([SourceConfig("streets", format="images", split={"train": 0.5, "val": 0.5})], ds,
-                      tmp_path / "data", progress=False, log=lambda *a: None)
-    train = images_of(ds, "train")
+    build_multisource([SourceConfig("streets", format="images", split={"train": 0.5, "val": 0.5}, weight=2.0)],
+                      ds, tmp_path / "data", progress=False, log=lambda *a: None)
     rows = read_manifest(ds)
-    assert len(train) == sum(r.split == "train" and r.kind == Kind.BACKGROUND for r in rows) > 0
+    copies = images_of(ds, "train")
+    assert len(copies) == sum(r.split == "train" and r.kind == Kind.BACKGROUND for r in rows) > 0
+    train = list({p.resolve(): p for p in copies}.values())
+    assert len(copies) == 2 * len(train), "weight 2 writes each training photo twice"
     out = tmp_path / "mined"
     assert main(["mine", str(SHIPPED_PT), "--data", str(ds / "data.yaml"), "--out", str(out)]) == 0
     report = read_report(out)
