@@ -22,7 +22,9 @@ Taking boxes best first, each takes into its group the remaining boxes of its cl
 A group keeps its best confidence. Its box is the best box itself when that one is whole; when the
 best box is a cut piece, the whole box (touching no inner border) that overlaps it most, the hand the
 piece belongs to rather than a looser box around it and a neighbour; with no whole box in the group,
-the union of its pieces (the hand as two neighbouring tiles saw it).
+the union of its pieces (the hand as two neighbouring tiles saw it). A group whose box grew that way
+then also takes the remaining boxes that are the same hand as the grown box: the piece cut on the
+hand's other side overlaps the first piece too little to join it, but the whole hand by IoU or IoS.
 
 Why not SAHI's greedy NMM on IoS for every box: IoS is 1 for any box inside another, so two real
 hands where one box sits inside the other (a hand held in front of a body, clasped hands) would
@@ -176,22 +178,33 @@ def merge_passes(
             continue
         alive[i] = False
         rest = np.flatnonzero(alive & (cls == cls[i]))
-        iou = box_iou(xyxy[i:i + 1], xyxy[rest])[0]
-        ios = box_ios(xyxy[i:i + 1], xyxy[rest])[0]
-        same = (iou > iou_threshold) | ((is_cut[i] | is_cut[rest]) & (ios > ios_threshold))
+        iou, same = _same_hand(xyxy[i], is_cut[i], xyxy[rest], is_cut[rest], iou_threshold, ios_threshold)
         alive[rest[same]] = False
         whole, whole_iou = rest[same & ~is_cut[rest]], iou[same & ~is_cut[rest]]
         if not is_cut[i]:
             box = xyxy[i]
-        elif len(whole):
-            box = xyxy[whole[np.argmax(whole_iou)]]
         else:
-            g = xyxy[np.append(rest[same], i)]
-            box = np.concatenate([g[:, :2].min(axis=0), g[:, 2:].max(axis=0)])
+            if len(whole):
+                box = xyxy[whole[np.argmax(whole_iou)]]
+            else:
+                g = xyxy[np.append(rest[same], i)]
+                box = np.concatenate([g[:, :2].min(axis=0), g[:, 2:].max(axis=0)])
+            # the hand is now `box`, wider than the piece: another piece of it (cut on the far side) is the same hand
+            rest = np.flatnonzero(alive & (cls == cls[i]))
+            alive[rest[_same_hand(box, False, xyxy[rest], is_cut[rest], iou_threshold, ios_threshold)[1]]] = False
         out_xyxy.append(box)
         out_conf.append(conf[i])
         out_cls.append(cls[i])
     return Detections(np.stack(out_xyxy), np.asarray(out_conf), np.asarray(out_cls))
+
+
+def _same_hand(box: np.ndarray, box_cut: bool, others: np.ndarray, others_cut: np.ndarray, iou_threshold: float,
+               ios_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(IoU with `box`, whether each of `others` is the same hand as `box`): IoU above the threshold, or, when
+    either box is cut by a tile border, that much of the smaller inside the other."""
+    iou = box_iou(box[None], others)[0]
+    ios = box_ios(box[None], others)[0]
+    return iou, (iou > iou_threshold) | ((box_cut | others_cut) & (ios > ios_threshold))
 
 
 def predict_many(predictor, images: list[np.ndarray], max_batch: int = MAX_BATCH) -> list[Detections]:

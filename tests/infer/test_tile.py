@@ -165,6 +165,9 @@ PIECE_R = [110, 101, 161, 181]  # its right part, cut by the next tile's left bo
      "a cut piece far from the whole box stays"),
     ([[PIECE_L], [[90, 80, 220, 200]], [WHOLE]], [[True], [False], [False]], [WHOLE],
      "a cut piece leads: the whole box overlapping it most, not a looser one around it"),
+    ([[[100, 102, 114, 178]], [WHOLE], [[112, 101, 161, 181]]], [[True], [False], [True]], [WHOLE],
+     "a sliver leads and takes the whole hand; the piece cut on the far side barely meets the sliver (IoS 0.14) "
+     "but is the whole hand (IoU 0.77): one hand (the shipped model on a 1280x720 wall of gloves-ppe photos)"),
 ])
 def test_merge_passes(passes, cut, expected, what):
     conf = 0.9
