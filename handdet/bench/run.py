@@ -68,7 +68,14 @@ def _rerun(section: str) -> str:
 
 
 def _default_tag(ctx: Context, imgsz: int) -> str:
-    """Which ONNX model `handdet webcam` runs by default: the INT8 one when the export recommends it."""
+    """Which ONNX model `handdet webcam` runs by default: what the .pt's own export beside it recommends (the
+    shipped model's decision, made on more photos than the bench's export sees), else the bench's export."""
+    from handdet.infer.loop import recommended_onnx
+    from handdet.infer.predictor import own_export
+
+    own = own_export(ctx.pt)
+    if own is not None and own[1].imgsz == (imgsz, imgsz):
+        return "int8" if recommended_onnx(own[0]) != own[0] else "fp32"
     q = ctx.onnx.get((imgsz, "int8-report"))
     return "int8" if q is not None and q.recommended == "int8" else "fp32"
 

@@ -26,7 +26,7 @@ def export_cmd(
     simplify: bool = typer.Option(True, "--simplify/--no-simplify", help="Simplify the graph (onnxslim)."),
     data: Path = typer.Option(None, "--data", help="data.yaml (val split, AP50) or image folder for parity."),
     parity_images: int = typer.Option(32, "--parity-images", help="Images in the parity check."),
-    conf: float = typer.Option(None, "--conf", help="Default confidence stored in the model; parity cut-off (default 0.5)."),
+    conf: float = typer.Option(None, "--conf", help="Default confidence stored in the model; parity cut-off (default: what the last export of this .pt recorded, else 0.5)."),
     int8: bool = typer.Option(False, "--int8", help="Also write a static INT8 model (<name>-int8.onnx)."),
     calib_images: int = typer.Option(64, "--calib-images",
                                      help="INT8 calibration images, spread evenly (calibration data without a manifest)."),

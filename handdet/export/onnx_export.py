@@ -222,15 +222,15 @@ def export_onnx(
     from handdet.core.paths import resolve_weights
     from handdet.export.metadata import metadata_props, set_metadata
     from handdet.export.parity import parity_report, run_predictors
-    from handdet.infer.predictor import DEFAULT_CONF
+    from handdet.infer.predictor import default_conf
 
     t_start = time.perf_counter()
-    conf = DEFAULT_CONF if conf is None else conf
     if imgsz < 32 or imgsz % 32:
         raise ConfigError(f"--imgsz must be a multiple of 32, got {imgsz}")
     src = resolve_weights(weights)
     if src.suffix.lower() != ".pt":
         raise WeightsError(f"{src}: export takes PyTorch .pt weights")
+    conf = default_conf(src) if conf is None else conf  # a re-export keeps the confidence chosen for this .pt
     out = Path(out) if out else src.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
         raise ConfigError(f"{out}: the output must end in .onnx")

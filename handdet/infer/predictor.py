@@ -16,8 +16,8 @@ import numpy as np
 from handdet.core.detections import Detections
 from handdet.core.errors import ConfigError, WeightsError, one_line
 
-DEFAULT_CONF = 0.5  # (float) default confidence of `handdet predict`: at 0.25 the shipped model makes 1.2 false
-# detections per 100 hand-free photos, at 0.5 none, with the same recall (see weights/README.md)
+DEFAULT_CONF = 0.5  # (float) confidence of a model that records none; `handdet export --conf` records the one
+# `handdet choose-conf` measured (the shipped model's: weights/README.md)
 DEFAULT_IOU = 0.7  # (float) NMS IoU, Ultralytics' default
 DEFAULT_MAX_DET = 300  # (int) at most this many boxes an image
 DEFAULT_IMGSZ = 640  # (int) input size when neither the option nor the model says
@@ -71,13 +71,37 @@ def pick(option, from_model, default):
 
 
 def default_conf(weights: str | os.PathLike) -> float:
-    """The confidence a predictor keeps boxes at when none is given: an ONNX model's metadata, else DEFAULT_CONF."""
+    """The confidence a predictor keeps boxes at when none is given: an ONNX model's metadata, for a `.pt` the
+    one its own export recorded (`exported_conf`), else DEFAULT_CONF."""
     p = Path(weights)
     if p.suffix.lower() != ".onnx":
-        return DEFAULT_CONF  # TorchPredictor always starts from DEFAULT_CONF
+        return float(pick(None, exported_conf(p), DEFAULT_CONF))
     from handdet.export.metadata import read_file_metadata
 
     return float(pick(None, read_file_metadata(p).conf, DEFAULT_CONF))
+
+
+def own_export(pt: str | os.PathLike):
+    """(path, metadata) of the ONNX export of exactly this `.pt`: `<stem>.onnx` beside it whose metadata names
+    the `.pt`'s sha256; None when there is no such file."""
+    from handdet.export.metadata import read_file_metadata, sha256_file
+
+    pt = Path(pt)
+    onnx = pt.with_suffix(".onnx")
+    if not (pt.is_file() and onnx.is_file()):
+        return None
+    try:
+        meta = read_file_metadata(onnx)
+    except Exception:  # an unreadable sibling says nothing about this .pt
+        return None
+    return (onnx, meta) if meta.source_sha256 == sha256_file(pt) else None
+
+
+def exported_conf(pt: str | os.PathLike) -> float | None:
+    """The confidence recorded by the ONNX export of exactly this `.pt`, so `handdet predict model.pt` keeps what
+    `handdet predict model.onnx` keeps; None when there is no such export."""
+    own = own_export(pt)
+    return None if own is None or own[1].conf is None else float(own[1].conf)
 
 
 def from_ultralytics(result) -> Detections:
@@ -117,7 +141,7 @@ class TorchPredictor:
         args = getattr(self.model.model, "args", {}) or {}
         trained = args.get("imgsz") if isinstance(args.get("imgsz"), int) else None
         self.imgsz = int(pick(s.imgsz, trained, DEFAULT_IMGSZ))
-        self.conf = float(pick(s.conf, None, DEFAULT_CONF))
+        self.conf = float(pick(s.conf, exported_conf(self.weights), DEFAULT_CONF))
         self.iou = float(pick(s.iou, None, DEFAULT_IOU))
         self.max_det = int(pick(s.max_det, None, DEFAULT_MAX_DET))
         self.device, self.rect = s.device, True if s.rect is None else s.rect

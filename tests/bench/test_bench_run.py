@@ -43,3 +43,27 @@ def test_partial_run_keeps_other_sections(work, monkeypatch):
 def test_unknown_section(work):
     with pytest.raises(ConfigError, match="unknown section 'speed'"):
         bench.run_bench(["speed"], work / "r.md")
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["the .pt's own export decides", "the bench's export decides"])
+def test_the_default_label_names_what_the_webcam_runs(own, coco_weights, tmp_path):
+    """'(the default)' in the bench table is the model `handdet webcam` would run for this .pt: its own export's
+    recommendation when the export beside it was made from it, else the bench's export's."""
+    from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
+    from handdet.infer.loop import recommended_onnx
+
+    if not (SHIPPED_PT.is_file() and SHIPPED_ONNX.is_file()):
+        pytest.skip("shipped model not exported yet")
+    shipped = "int8" if recommended_onnx(SHIPPED_ONNX) != SHIPPED_ONNX else "fp32"
+    bench_says = "fp32" if shipped == "int8" else "int8"  # the bench's own export disagrees
+    pt = tmp_path / "handdet-n.pt"
+    if own:
+        for f in (SHIPPED_PT, SHIPPED_ONNX, SHIPPED_ONNX.with_name("handdet-n.parity.json"),
+                  SHIPPED_ONNX.with_name("handdet-n-int8.onnx")):
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    else:
+        pt.write_bytes(coco_weights.read_bytes())
+    ctx = SimpleNamespace(pt=pt, onnx={(size, "int8-report"): SimpleNamespace(recommended=bench_says)
+                                       for size in (320, 640)})
+    assert bench._default_tag(ctx, 320) == (shipped if own else bench_says)
+    assert bench._default_tag(ctx, 640) == bench_says, "the shipped export is 320 px only"
