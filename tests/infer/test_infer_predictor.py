@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from handdet.core.errors import ConfigError, WeightsError
+from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
 from handdet.infer.predictor import DEFAULT_CONF, PredictorSettings, TorchPredictor, load_predictor, pick
 
 
@@ -56,3 +59,27 @@ def test_torch_predictor_defaults(coco_weights):
     assert isinstance(p, TorchPredictor)
     assert (p.imgsz, p.conf, p.iou, p.max_det, p.rect) == (320, DEFAULT_CONF, 0.7, 300, True)
     assert p.names[0] == "person"
+
+
+@pytest.mark.skipif(not (SHIPPED_PT.is_file() and SHIPPED_ONNX.is_file()), reason="shipped model not exported yet")
+def test_a_pt_keeps_the_confidence_its_own_export_recorded(coco_weights, tmp_path):
+    """`handdet predict model.pt` keeps the boxes `handdet predict model.onnx` keeps, when that ONNX was exported
+    from exactly this .pt; a .pt beside someone else's export keeps the plain default."""
+    from handdet.export.metadata import read_file_metadata
+    from handdet.infer.predictor import default_conf, exported_conf
+
+    recorded = read_file_metadata(SHIPPED_ONNX).conf
+    assert recorded is not None and recorded != DEFAULT_CONF, "the shipped export records its chosen confidence"
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    shutil.copy2(SHIPPED_PT, ours / "model.pt")
+    shutil.copy2(SHIPPED_ONNX, ours / "model.onnx")
+    assert exported_conf(ours / "model.pt") == default_conf(ours / "model.pt") == recorded
+    assert load_predictor(ours / "model.pt").conf == recorded
+    assert load_predictor(ours / "model.pt", settings=PredictorSettings(conf=0.3)).conf == 0.3, "the option wins"
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy2(coco_weights, other / "model.pt")
+    shutil.copy2(SHIPPED_ONNX, other / "model.onnx")
+    assert exported_conf(other / "model.pt") is None and default_conf(other / "model.pt") == DEFAULT_CONF
+    assert exported_conf(tmp_path / "missing.pt") is None

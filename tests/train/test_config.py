@@ -18,7 +18,9 @@ def test_defaults_and_shipped_configs_load():
     from handdet.core.paths import PROJECT_ROOT
 
     assert load_train_config() == TrainConfig()
-    for path in sorted((PROJECT_ROOT / "configs").glob("*.yaml")):
+    paths = sorted((PROJECT_ROOT / "configs").rglob("*.yaml"))
+    assert any(p.parent.name == "experiments" for p in paths), "the measured experiments' recipes load too"
+    for path in paths:
         cfg = load_train_config(path)
         assert cfg.imgsz % 32 == 0
 
