@@ -141,7 +141,7 @@ class TorchPredictor:
         args = getattr(self.model.model, "args", {}) or {}
         trained = args.get("imgsz") if isinstance(args.get("imgsz"), int) else None
         self.imgsz = int(pick(s.imgsz, trained, DEFAULT_IMGSZ))
-        self.conf = float(pick(s.conf, exported_conf(self.weights), DEFAULT_CONF))
+        self.conf = float(s.conf if s.conf is not None else default_conf(self.weights))  # hashes the .pt only then
         self.iou = float(pick(s.iou, None, DEFAULT_IOU))
         self.max_det = int(pick(s.max_det, None, DEFAULT_MAX_DET))
         self.device, self.rect = s.device, True if s.rect is None else s.rect
