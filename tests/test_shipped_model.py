@@ -105,8 +105,8 @@ def test_false_detections_on_hand_free_photos_from_other_sources(which):
 
 @pytest.mark.skipif(not SHIPPED_ONNX.is_file(), reason="weights/handdet-n.onnx not exported yet")
 def test_onnx_matches_pytorch_and_names_its_source(data_yaml):
+    from handdet.core.boxes import box_iou
     from handdet.data.yolo_dataset import read_data_yaml
-    from handdet.eval.iou import box_iou
     from handdet.infer.onnx_predictor import OnnxPredictor
     from handdet.infer.predictor import load_predictor
 

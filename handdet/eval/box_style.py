@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handdet.core.boxes import box_iou
 from handdet.core.detections import Detections
-from handdet.eval.iou import box_iou
 
 MATCH_IOU = 0.5  # (float) pairs below this overlap are different hands, not a style difference
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from handdet.core.boxes import paired_iou
 from handdet.core.detections import Detections
-from handdet.eval.iou import paired_iou
 from handdet.eval.matching import AREA_ALL, IgnoreOverlap, Matching, Outcome, match_image, same_image_pairs
 
 

@@ -30,8 +30,8 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
+from handdet.core.boxes import paired_ioa, paired_iou
 from handdet.core.detections import Detections
-from handdet.eval.iou import paired_ioa, paired_iou
 
 COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # (T,) 0.50:0.05:0.95, pycocotools' iouThrs
 # COCO area ranges in pixels², both ends inclusive as in pycocotools (a 32² box is small *and* medium).

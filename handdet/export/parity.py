@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from handdet.core.boxes import box_iou
 from handdet.core.detections import Detections
 from handdet.core.errors import DataError
-from handdet.infer.postprocess import box_iou
 
 BOX_TOL_PX = 1.0  # (px) FP32 graphs must place boxes within a pixel of PyTorch
 SCORE_TOL = 1e-3  # (score) and score them within a thousandth

@@ -25,38 +25,6 @@ def box_iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
-def _pairwise(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, M) intersections and the (N,), (M,) areas of (N, 4) and (M, 4) xyxy boxes (float32)."""
-    a = np.asarray(a, dtype=np.float32).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    wh = np.clip(rb - lt, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    return wh[..., 0] * wh[..., 1], area_a, area_b
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU between (N, 4) and (M, 4) xyxy boxes; empty inputs give an empty matrix."""
-    inter, area_a, area_b = _pairwise(a, b)
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / union, 0.0).astype(np.float32)
-
-
-def box_ios(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) intersection over the smaller box's area between (N, 4) and (M, 4) xyxy boxes.
-
-    1 when one box lies inside the other; 0 where the smaller box has no area. Empty inputs give an
-    empty matrix.
-    """
-    inter, area_a, area_b = _pairwise(a, b)
-    smaller = np.minimum(area_a[:, None], area_b[None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(smaller > 0, inter / smaller, 0.0).astype(np.float32)
-
-
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy NMS like `torchvision.ops.nms`: keep the best box, drop others with IoU > threshold.
 

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from handdet.core.boxes import box_ios, box_iou
 from handdet.core.detections import Detections
 from handdet.core.errors import ConfigError
-from handdet.infer.postprocess import box_ios, box_iou
 
 DEFAULT_OVERLAP = 0.2  # (float) tile overlap, a fraction of the tile: SAHI's default; at 320 px a hand
 # up to 64 px wide lies whole inside some tile

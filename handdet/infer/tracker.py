@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from handdet.core.boxes import box_iou
 from handdet.core.detections import Detections
-from handdet.infer.postprocess import box_iou
 
 
 class IouTracker:

@@ -47,8 +47,8 @@ def test_int8_report_speed_and_accuracy(exported):
 def test_int8_predictor_finds_the_same_people(exported, zidane):
     import cv2
 
+    from handdet.core.boxes import box_iou
     from handdet.infer.onnx_predictor import OnnxPredictor
-    from handdet.infer.postprocess import box_iou
 
     img = cv2.imread(str(zidane))
     f = OnnxPredictor(exported.onnx_path)(img)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from handdet.infer.postprocess import batched_nms, box_iou, decode_yolo, nms
+from handdet.infer.postprocess import batched_nms, decode_yolo, nms
 
 # (boxes, scores, iou threshold, expected kept indices, what it covers)
 NMS_CASES = [
@@ -52,13 +52,6 @@ def test_batched_nms_keeps_classes_apart_unless_agnostic(agnostic, expected):
     boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 10]], np.float32)
     keep = batched_nms(boxes, np.array([0.9, 0.8]), np.array([0, 1]), 0.5, agnostic=agnostic)
     assert keep.tolist() == expected
-
-
-def test_box_iou_matrix():
-    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
-    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
-    np.testing.assert_allclose(box_iou(a, b), [[1, 1 / 3, 0], [0, 0, 0]], atol=1e-6)
-    assert box_iou(np.zeros((0, 4)), b).shape == (0, 3)
 
 
 def _raw(boxes_cxcywh, scores):

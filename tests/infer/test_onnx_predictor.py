@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
+from handdet.core.boxes import box_iou
 from handdet.core.errors import ConfigError, WeightsError
 from handdet.infer.onnx_predictor import OnnxPredictor
-from handdet.infer.postprocess import box_iou
 from handdet.infer.predictor import DEFAULT_CONF, PredictorSettings, TorchPredictor, load_predictor
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from handdet.cli import main
+from handdet.core.boxes import box_ios, box_iou
 from handdet.core.detections import Detections
 from handdet.core.errors import ConfigError
 from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT, SHIPPED_WEIGHTS_DIR
-from handdet.infer.postprocess import batched_nms, box_ios, box_iou
+from handdet.infer.postprocess import batched_nms
 from handdet.infer.tile import (
     MERGE_IOU,
     TiledPredictor,
@@ -127,18 +128,6 @@ def test_to_frame_shifts_by_the_window_corner(window, xyxy, expected):
 def test_cut_by_border(box, window, expected, what):
     cut = cut_by_border(np.asarray([box], np.float32), np.asarray(window), (1280, 720))
     assert cut.tolist() == [expected]
-
-
-@pytest.mark.parametrize("a, b, expected", [
-    ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),  # identical
-    ([0, 0, 10, 10], [20, 20, 30, 30], 0.0),  # disjoint
-    ([2, 2, 4, 4], [0, 0, 10, 10], 1.0),  # inside: IoS 1 where IoU is 0.04
-    ([0, 0, 10, 10], [5, 0, 25, 10], 0.5),  # half of the smaller box
-    ([0, 0, 0, 10], [0, 0, 10, 10], 0.0),  # zero-area box
-])
-def test_box_ios(a, b, expected):
-    assert box_ios(np.asarray([a]), np.asarray([b]))[0, 0] == pytest.approx(expected)
-    assert box_ios(np.zeros((0, 4)), np.asarray([b])).shape == (0, 1)
 
 
 # ---------------------------------------------------------------- the merge

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handdet.eval.iou import box_ioa, box_iou, paired_ioa, paired_iou
+from handdet.core.boxes import box_ioa, box_ios, box_iou, paired_ioa, paired_iou
 
 
 def _loop_iou(a, b):
@@ -61,3 +61,22 @@ def test_matrix_equals_loop_and_is_symmetric():
 def test_paired_shape_mismatch():
     with pytest.raises(ValueError, match="differ in shape"):
         paired_iou(np.zeros((2, 4)), np.zeros((3, 4)))
+
+
+def test_box_iou_matrix():
+    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    np.testing.assert_allclose(box_iou(a, b), [[1, 1 / 3, 0], [0, 0, 0]], atol=1e-6)
+    assert box_iou(np.zeros((0, 4)), b).shape == (0, 3)
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    ([0, 0, 10, 10], [0, 0, 10, 10], 1.0),  # identical
+    ([0, 0, 10, 10], [20, 20, 30, 30], 0.0),  # disjoint
+    ([2, 2, 4, 4], [0, 0, 10, 10], 1.0),  # inside: IoS 1 where IoU is 0.04
+    ([0, 0, 10, 10], [5, 0, 25, 10], 0.5),  # half of the smaller box
+    ([0, 0, 0, 10], [0, 0, 10, 10], 0.0),  # zero-area box
+])
+def test_box_ios(a, b, expected):
+    assert box_ios(np.asarray([a]), np.asarray([b]))[0, 0] == pytest.approx(expected)
+    assert box_ios(np.zeros((0, 4)), np.asarray([b])).shape == (0, 1)
