@@ -18,11 +18,11 @@ from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
 pytestmark = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handdet-n.pt not built yet")
 
 # source -> (AP50, AP50-95) floors on its held-apart val photos, every box (measured values in weights/README.md)
-FLOORS = {"subhi-hands-voc": (0.99, 0.85), "asl-letters": (0.98, 0.81), "hands-v2": (0.95, 0.84),
-          "gloves-ppe": (0.75, 0.43)}
+FLOORS = {"subhi-hands-voc": (0.99, 0.85), "asl-letters": (0.99, 0.83), "hands-v2": (0.95, 0.85),
+          "gloves-ppe": (0.76, 0.44)}
 # source -> AP50 floor of the boxes the default model keeps at its own confidence (what `handdet predict` gives)
-KEPT_FLOORS = {"subhi-hands-voc": 0.98, "asl-letters": 0.96, "hands-v2": 0.92, "gloves-ppe": 0.49}
-MAX_FP_PER_100_UNSEEN = 1.0  # on the two test-only hand-free folders, default model at its default confidence
+KEPT_FLOORS = {"subhi-hands-voc": 0.98, "asl-letters": 0.98, "hands-v2": 0.92, "gloves-ppe": 0.53}
+MAX_FP_PER_100_UNSEEN = 0.5  # the goal, on the two test-only hand-free folders, default model at its default conf
 
 
 @pytest.fixture(scope="module")
