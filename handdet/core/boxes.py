@@ -90,12 +90,8 @@ def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     Returns:
         (N, M) float64 IoU in [0, 1].
     """
-    a, b = _pair(boxes_a, boxes_b)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    inter = _intersection(a, b)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    inter, area_a, area_b = _pairwise(boxes_a, boxes_b)
+    return _ratio(inter, area_a[:, None] + area_b[None, :] - inter)
 
 
 def box_ioa(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
@@ -110,12 +106,8 @@ def box_ioa(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     Returns:
         (N, M) float64 in [0, 1]; 0 where box a has no area.
     """
-    a, b = _pair(boxes_a, boxes_b)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    inter = _intersection(a, b)
-    area_a = np.broadcast_to(box_area(a)[:, None], inter.shape)
-    return np.divide(inter, area_a, out=np.zeros_like(inter), where=area_a > 0)
+    inter, area_a, _ = _pairwise(boxes_a, boxes_b)
+    return _ratio(inter, np.broadcast_to(area_a[:, None], inter.shape))
 
 
 def box_ios(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
@@ -124,12 +116,8 @@ def box_ios(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     1 when one box lies inside the other (a hand cut by a tile border against the whole hand); 0 where the
     smaller box has no area.
     """
-    a, b = _pair(boxes_a, boxes_b)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    inter = _intersection(a, b)
-    smaller = np.minimum(box_area(a)[:, None], box_area(b)[None, :])
-    return np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
+    inter, area_a, area_b = _pairwise(boxes_a, boxes_b)
+    return _ratio(inter, np.minimum(area_a[:, None], area_b[None, :]))
 
 
 def _pair(boxes_a: np.ndarray, boxes_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,10 +126,17 @@ def _pair(boxes_a: np.ndarray, boxes_b: np.ndarray) -> tuple[np.ndarray, np.ndar
     return a, b
 
 
-def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _pairwise(boxes_a: np.ndarray, boxes_b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, M) intersections and the (N,), (M,) areas of two sets of corner boxes (float64)."""
+    a, b = _pair(boxes_a, boxes_b)
     w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    return np.clip(w, 0, None) * np.clip(h, 0, None)
+    return np.clip(w, 0, None) * np.clip(h, 0, None), box_area(a), box_area(b)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, 0 where den is 0 (no area); empty inputs give an empty result."""
+    return np.divide(num, den, out=np.zeros(num.shape), where=den > 0)
 
 
 def paired_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
@@ -158,8 +153,7 @@ def paired_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     if a.shape != b.shape:
         raise ValueError(f"paired boxes differ in shape: {a.shape} vs {b.shape}")
     inter = _paired_intersection(a, b)
-    union = box_area(a) + box_area(b) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return _ratio(inter, box_area(a) + box_area(b) - inter)
 
 
 def paired_ioa(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
@@ -167,9 +161,7 @@ def paired_ioa(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     a, b = _pair(boxes_a, boxes_b)
     if a.shape != b.shape:
         raise ValueError(f"paired boxes differ in shape: {a.shape} vs {b.shape}")
-    inter = _paired_intersection(a, b)
-    area_a = box_area(a)
-    return np.divide(inter, area_a, out=np.zeros_like(inter), where=area_a > 0)
+    return _ratio(_paired_intersection(a, b), box_area(a))
 
 
 def _paired_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
