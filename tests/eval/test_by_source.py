@@ -25,7 +25,7 @@ from .conftest import dets, write_multisource
 HAND_SOURCES = ("asl-letters", "hands-v2")
 HANDFREE = "hand-free/camvid-streets"
 # Street photos no model trained on: the shipped model keeps no box on them at its default confidence, and
-# about a dozen at LOW_CONF (stage 3: 13 boxes over five of them; earlier models fired at 0.5 on four).
+# about a dozen at LOW_CONF (stage 4 .pt: 13 boxes over four of them; models before stage 3 fired at 0.5 on four).
 HANDFREE_PHOTOS = ("camvid_train_0006R0_f01800", "camvid_train_0001TP_008130", "camvid_test_Seq05VD_f04050",
                    "camvid_train_0016E5_00840", "camvid_test_Seq05VD_f01350", "camvid_train_0006R0_f00930")
 LOW_CONF = 0.01  # (float) a cut-off at which the model makes false detections on these street photos
