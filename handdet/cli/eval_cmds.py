@@ -18,6 +18,9 @@ import typer
 
 from handdet.cli import app
 
+TTA_HELP = ("Flip test-time augmentation on or off (each photo also mirrored, boxes fused); default: as `handdet "
+            "predict` runs the model (what it records).")
+
 
 @app.command("eval")
 def eval_cmd(
@@ -36,6 +39,7 @@ def eval_cmd(
         None, "--conf", help="Confidence at which the per-source P/R/F1 and false detections of a multi-source "
         "dataset are counted (default: the model's own, from ONNX metadata, else 0.5; 0.5 for --predictions)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or a GPU index."),
+    tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
 ) -> None:
     """Evaluate detection weights on a split: AP, P/R/F1, ROC, confusion matrix, plots, error gallery."""
     from handdet.core.errors import ConfigError
@@ -64,13 +68,13 @@ def eval_cmd(
     if len(weights) == 1:
         out = out or build_dir() / "eval" / weights[0].stem
         result = run.evaluate_weights(weights[0], data, split, out, imgsz, conf_threshold, device,
-                                      default_conf=conf)
+                                      default_conf=conf, tta=tta)
         _echo_sources(result.by_source)
         _echo_widths(result.by_width)
         typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
     out = out or build_dir() / "eval" / "compare"
-    results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf)
+    results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf, tta=tta)
     for label, r in results.items():
         _echo_sources(r.by_source, label)
         _echo_widths(r.by_width, label)
@@ -113,6 +117,7 @@ def choose_conf_cmd(
     out: Path = typer.Option(None, "--out", help="Folder for conf_sweep.md/.json (default: <build>/eval/"
                              "<weights>-conf)."),
     imgsz: int = typer.Option(None, "--imgsz", help="Network input size (default: the model's)."),
+    tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
 ) -> None:
     """Choose the confidence `handdet predict` should keep boxes at: the sweep of kept AP per source and false
     detections per 100 hand-free photos, and the cut-off to record with `handdet export --conf`."""
@@ -132,7 +137,7 @@ def choose_conf_cmd(
     if sources is None:
         raise DataError(f"{truth.yaml_path}: no manifest.csv; choose-conf needs a multi-source dataset "
                         "(`handdet prepare` with data.sources)")
-    preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu"), truth)
+    preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu", tta), truth)
     order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
     points = conf_choice.sweep_conf(preds, truth, sources, order=order)
     chosen = conf_choice.choose_conf(points, max_fp)

@@ -36,13 +36,16 @@ def export_cmd(
     calib_seed: int = typer.Option(0, "--calib-seed", help="Seed of the per-source calibration draw."),
     calib_data: Path = typer.Option(None, "--calib-data", help="data.yaml (train split) or folder to calibrate on."),
     out: Path = typer.Option(None, "--out", help="Output .onnx (default: beside the weights)."),
+    tta: bool = typer.Option(None, "--tta/--no-tta", help="Record flip test-time augmentation as `handdet predict`'s "
+                             "default for this model (default: what the last export of this .pt recorded, else off)."),
 ) -> None:
     """Export to ONNX, check the graph and its parity with PyTorch, write atomically; one summary line."""
     from handdet.export.onnx_export import export_onnx
 
     result = export_onnx(weights, out, imgsz=imgsz, opset=opset, dynamic=dynamic, simplify=simplify, data=data,
                          parity_images=parity_images, conf=conf, int8=int8, calib_images=calib_images,
-                         calib_data=calib_data, calib_per_source=calib_per_source, calib_seed=calib_seed)
+                         calib_data=calib_data, calib_per_source=calib_per_source, calib_seed=calib_seed,
+                         tta=tta)
     if result.int8 is not None:
         if result.int8.by_source is not None:
             from handdet.export.int8_check import source_table

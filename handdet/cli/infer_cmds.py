@@ -16,13 +16,16 @@ from handdet.cli import app
 WEBCAM_IMGSZ = 320  # (int) image size of `handdet webcam` for .pt weights: real time on a laptop CPU
 TILE_HELP = ("Also run overlapping model-sized tiles of each frame and merge them with the full frame: "
              "finds small hands in large frames, at many times the cost (16 runs for 1280x720 at 320 px).")
+TTA_HELP = ("Also run each image mirrored and fuse the two looks' boxes (twice the work; better boxes, fewer "
+            "false detections). Default: what the model records (the shipped model: on for predict).")
+WEBCAM_TTA_HELP = "Run each frame also mirrored and fuse the boxes (half the frame rate; default off: real time first)."
 OVERLAP_HELP = "Fraction of a tile shared with its neighbour, 0 to 0.5 (default 0.2; needs --tile)."
 
 
-def _settings(imgsz, conf, iou, max_det, device):
+def _settings(imgsz, conf, iou, max_det, device, tta=None):
     from handdet.infer.predictor import PredictorSettings
 
-    return PredictorSettings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, device=device)
+    return PredictorSettings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, device=device, tta=tta)
 
 
 @app.command("predict")
@@ -42,11 +45,12 @@ def predict_cmd(
     track: bool = typer.Option(False, "--track", help="Draw stable IDs across video frames."),
     tile: bool = typer.Option(False, "--tile", help=TILE_HELP),
     tile_overlap: float = typer.Option(None, "--tile-overlap", help=OVERLAP_HELP),
+    tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
 ) -> None:
     """Detect hands in images or videos; print one summary line."""
     from handdet.infer.loop import run_source
 
-    summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device), backend,
+    summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device, tta), backend,
                          show=show, save_dir=save_dir, save_json=save_json, max_frames=max_frames,
                          track=track, progress=True, tile=tile, tile_overlap=tile_overlap)
     outputs = [str(p) for p in (save_dir, save_json) if p]
@@ -69,15 +73,17 @@ def webcam(
     snapshot_dir: Path = Path("."),
     tile: bool = False,
     tile_overlap: float | None = None,
+    tta: bool = False,
 ):
-    """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`)."""
+    """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`); one look a frame unless
+    `tta` (a model's recorded test-time augmentation is a default for photos, not for live video)."""
     from handdet.infer.loop import default_weights, run_source
 
     w = weights or default_weights(backend, device)
     is_onnx = (backend == "onnx") or (backend is None and str(w).lower().endswith(".onnx"))
     # A static ONNX graph fixes its own size; a .pt model gets the real-time default.
     size = imgsz if imgsz is not None else (None if is_onnx else WEBCAM_IMGSZ)
-    return run_source(w, source, _settings(size, conf, iou, max_det, device), backend, show=show,
+    return run_source(w, source, _settings(size, conf, iou, max_det, device, tta), backend, show=show,
                       save_video=save, max_frames=max_frames, track=track, snapshot_dir=snapshot_dir,
                       title="handdet webcam (q: quit, s: snapshot)", tile=tile, tile_overlap=tile_overlap)
 
@@ -99,8 +105,9 @@ def webcam_cmd(
     snapshot_dir: Path = typer.Option(Path("."), "--snapshot-dir", help="Where the s key saves snapshots."),
     tile: bool = typer.Option(False, "--tile", help=TILE_HELP),
     tile_overlap: float = typer.Option(None, "--tile-overlap", help=OVERLAP_HELP),
+    tta: bool = typer.Option(False, "--tta/--no-tta", help=WEBCAM_TTA_HELP),
 ) -> None:
     """Live hand detection from a camera (q/Esc quits, s saves a snapshot); prints one summary line."""
     summary = webcam(source, weights, imgsz, conf, iou, max_det, backend, device, show, save, max_frames,
-                     track, snapshot_dir, tile, tile_overlap)
+                     track, snapshot_dir, tile, tile_overlap, tta)
     typer.echo(summary.line("handdet webcam") + (f"; wrote {save}" if save else ""))

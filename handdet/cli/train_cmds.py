@@ -91,6 +91,8 @@ def loso_cmd(
     mediapipe: bool = typer.Option(True, "--mediapipe/--no-mediapipe", help="Score MediaPipe Hands on the same photos."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data directory (default: $HANDDET_DATA or ./data)."),
     weights_dir: Path = typer.Option(None, "--weights-dir", help="Pretrained weights folder ($HANDDET_WEIGHTS)."),
+    tta: bool = typer.Option(False, "--tta/--no-tta", help="Score each fold with flip test-time augmentation "
+                             "(finished folds are re-scored, not retrained)."),
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
     from handdet.core.paths import build_dir
@@ -105,6 +107,7 @@ def loso_cmd(
     out = out or build_dir() / "loso"
     result = leave_one_source_out(cfg, out, only=only.split(",") if only else None,
                                   data_root=str(data_dir) if data_dir else None,
-                                  weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe)
+                                  weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe,
+                                  tta=tta)
     typer.echo(result.table())
     typer.echo(result.summary_line(out / "loso.md"))

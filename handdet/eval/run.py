@@ -207,12 +207,13 @@ def write_outputs(
     return files
 
 
-def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str):
-    """A predictor of `weights` at the evaluation settings (conf 0.001), checked against the split's classes."""
+def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str, tta: bool | None = None):
+    """A predictor of `weights` at the evaluation settings (conf 0.001; test-time augmentation as `handdet predict`
+    runs the model unless `tta` says), checked against the split's classes."""
     from handdet.infer.predictor import PredictorSettings, load_predictor
 
     predictor = load_predictor(weights, settings=PredictorSettings(
-        imgsz=imgsz, conf=EVAL_CONF, iou=EVAL_IOU, max_det=EVAL_MAX_DET, device=device))
+        imgsz=imgsz, conf=EVAL_CONF, iou=EVAL_IOU, max_det=EVAL_MAX_DET, device=device, tta=tta))
     extra = sorted(set(predictor.names) - set(truth.names))
     if extra:
         raise WeightsError(f"{weights}: the model has {len(predictor.names)} classes but {truth.yaml_path} lists "
@@ -221,10 +222,11 @@ def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, devic
 
 
 def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_threshold: float | None,
-                    default_conf: float | None, device: str, progress: bool) -> tuple[Evaluator, SplitResult, dict]:
+                    default_conf: float | None, device: str, progress: bool,
+                    tta: bool | None = None) -> tuple[Evaluator, SplitResult, dict]:
     from handdet.infer.predictor import default_conf as model_default_conf
 
-    predictor = weights_predictor(weights, truth, imgsz, device)
+    predictor = weights_predictor(weights, truth, imgsz, device, tta)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)
     conf = model_default_conf(weights) if default_conf is None else default_conf
@@ -233,7 +235,7 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
     by_width = None if size is None else score_split_widths(preds, truth, conf, size, by_source)
     meta = {"weights": str(weights), "data": str(truth.yaml_path), "split": truth.split,
             "imgsz": size, "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
-            "predict_max_det": EVAL_MAX_DET, "device": device}
+            "predict_max_det": EVAL_MAX_DET, "device": device, "tta": getattr(predictor, "tta", "none")}
     return ev, SplitResult.of(result, by_source, by_width), meta
 
 
@@ -247,6 +249,7 @@ def evaluate_weights(
     device: str = "cpu",
     progress: bool = True,
     default_conf: float | None = None,
+    tta: bool | None = None,
 ) -> SplitResult:
     """Predict a split with `weights` (through `load_predictor`, conf 0.001, max 300 boxes) and evaluate it.
 
@@ -261,12 +264,14 @@ def evaluate_weights(
         progress: show a progress bar.
         default_conf: cut-off of the per-source P/R/F1 and false detections (multi-source datasets) and of
             the recall by hand width; None: the model's own (`infer.predictor.default_conf`).
+        tta: flip test-time augmentation on or off; None: as `handdet predict` runs the model.
 
     Raises:
         HanddetError: unusable weights or data, with one line naming the file.
     """
     truth = load_split(data_yaml, split)
-    ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, default_conf, device, progress)
+    ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, default_conf, device, progress,
+                                       tta)
     if out is not None:
         with atomic_dir(out) as tmp:
             write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}",
@@ -284,6 +289,7 @@ def evaluate_many(
     device: str = "cpu",
     progress: bool = True,
     default_conf: float | None = None,
+    tta: bool | None = None,
 ) -> dict[str, SplitResult]:
     """Evaluate several weights on the same split; with `out`, one sub-folder each plus comparison.md.
 
@@ -297,7 +303,7 @@ def evaluate_many(
     results: dict[str, SplitResult] = {}
     runs = {}
     for label, w in zip(labels, weights, strict=True):
-        runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, default_conf, device, progress)
+        runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, default_conf, device, progress, tta)
         results[label] = runs[label][1]
     if out is not None:
         with atomic_dir(out) as tmp:

@@ -25,6 +25,7 @@ KEY_SOURCE = PREFIX + "source"  # file name of that .pt
 KEY_VERSION = PREFIX + "version"  # handdet version that exported it
 KEY_DYNAMIC = PREFIX + "dynamic"  # JSON bool
 KEY_PRECISION = PREFIX + "precision"  # "fp32" or "int8"
+KEY_TTA = PREFIX + "tta"  # "flip" (photos run with their mirror image, `infer.tta`) or "none": the default
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class ModelMetadata:
         handdet_version: version of handdet that exported it.
         dynamic: whether the input has dynamic height and width.
         precision: "fp32" or "int8".
+        tta: test-time augmentation `handdet predict` runs by default: "flip" or "none".
         raw: every metadata key and value as stored.
     """
 
@@ -53,6 +55,7 @@ class ModelMetadata:
     handdet_version: str | None = None
     dynamic: bool | None = None
     precision: str | None = None
+    tta: str | None = None
     raw: dict[str, str] = field(default_factory=dict)
 
 
@@ -122,6 +125,7 @@ def parse_metadata(props: dict[str, str]) -> ModelMetadata:
         handdet_version=g(KEY_VERSION) or None,
         dynamic=_scalar(g(KEY_DYNAMIC), bool),
         precision=g(KEY_PRECISION) or None,
+        tta=g(KEY_TTA) or None,
         raw=dict(props),
     )
 
@@ -140,6 +144,7 @@ def metadata_props(
     source: str | os.PathLike | None = None,
     dynamic: bool = False,
     precision: str = "fp32",
+    tta: str = "none",
 ) -> dict[str, str]:
     """The `handdet.*` keys for an exported model (values as strings, JSON where structured)."""
     from handdet import __version__
@@ -153,6 +158,7 @@ def metadata_props(
         KEY_VERSION: __version__,
         KEY_DYNAMIC: json.dumps(bool(dynamic)),
         KEY_PRECISION: precision,
+        KEY_TTA: tta,
     }
     if source is not None:
         props[KEY_SHA256] = sha256_file(source)

@@ -190,6 +190,7 @@ def export_onnx(
     int8_exclude_head: bool = True,
     calib_per_source: int = DEFAULT_CALIB_PER_SOURCE,
     calib_seed: int = DEFAULT_CALIB_SEED,
+    tta: bool | None = None,
 ) -> ExportResult:
     """Export `weights` to ONNX, check it, and move it into place (see module docstring).
 
@@ -214,6 +215,8 @@ def export_onnx(
         int8_exclude_head: keep the head's decoding in FP32 (see `quantize`).
         calib_per_source: with a manifest, calibration images drawn from each source of the train split.
         calib_seed: seed of that draw.
+        tta: record flip test-time augmentation as the default of `handdet predict` (`infer.tta`); None: what
+            the last export of this `.pt` recorded, else off. The checks compare single passes.
 
     Raises:
         WeightsError: the weights are missing, truncated or not a detection model.
@@ -222,7 +225,7 @@ def export_onnx(
     from handdet.core.paths import resolve_weights
     from handdet.export.metadata import metadata_props, set_metadata
     from handdet.export.parity import parity_report, run_predictors
-    from handdet.infer.predictor import default_conf
+    from handdet.infer.predictor import default_conf, default_tta
 
     t_start = time.perf_counter()
     if imgsz < 32 or imgsz % 32:
@@ -231,6 +234,7 @@ def export_onnx(
     if src.suffix.lower() != ".pt":
         raise WeightsError(f"{src}: export takes PyTorch .pt weights")
     conf = default_conf(src) if conf is None else conf  # a re-export keeps the confidence chosen for this .pt
+    tta_mode = "flip" if (default_tta(src) if tta is None else tta) else "none"  # and its test-time augmentation
     out = Path(out) if out else src.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
         raise ConfigError(f"{out}: the output must end in .onnx")
@@ -256,7 +260,8 @@ def export_onnx(
         import onnx
 
         m = onnx.load(str(exported))
-        set_metadata(m, metadata_props(names, (imgsz, imgsz), stride, conf, iou, src, dynamic, "fp32"))
+        set_metadata(m, metadata_props(names, (imgsz, imgsz), stride, conf, iou, src, dynamic, "fp32",
+                                          tta_mode))
         onnx.save(m, str(exported))
         try:
             onnx.checker.check_model(str(exported))

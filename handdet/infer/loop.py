@@ -371,5 +371,7 @@ def run_source(
     if save_json:
         write_predictions(save_json, records)
     tiled = f", {predictor.tile} px tiles, overlap {predictor.overlap:g}" if tile else ""
-    model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px{tiled})"
+    flip = ", flip TTA" if getattr(getattr(predictor, "predictor", predictor), "tta", None) == "flip" or \
+        getattr(predictor, "tta", None) == "flip" else ""
+    model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px{tiled}{flip})"
     return replace(summary, model=model)

@@ -45,6 +45,8 @@ class PredictorSettings:
         device: "cpu", "cuda", "cuda:0" or "0".
         rect: PyTorch only: letterbox to the smallest stride-aligned rectangle, as a dynamic ONNX model
             is fed (None: on, Ultralytics' predict default); off to match a static, square ONNX model.
+        tta: run each image with its mirror image and fuse the boxes (`infer.tta`): True, False, or None for
+            the model's own default (`default_tta`).
     """
 
     imgsz: int | None = None
@@ -53,6 +55,7 @@ class PredictorSettings:
     max_det: int | None = None
     device: str = "cpu"
     rect: bool | None = None
+    tta: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("conf", "iou"):
@@ -102,6 +105,18 @@ def exported_conf(pt: str | os.PathLike) -> float | None:
     `handdet predict model.onnx` keeps; None when there is no such export."""
     own = own_export(pt)
     return None if own is None or own[1].conf is None else float(own[1].conf)
+
+
+def default_tta(weights: str | os.PathLike) -> bool:
+    """Whether `handdet predict` runs `weights` with flip test-time augmentation when not told: what an ONNX
+    model's metadata records, for a `.pt` what its own export recorded; off for a model that records nothing."""
+    p = Path(weights)
+    if p.suffix.lower() == ".onnx":
+        from handdet.export.metadata import read_file_metadata
+
+        return read_file_metadata(p).tta == "flip"
+    own = own_export(p)
+    return own is not None and own[1].tta == "flip"
 
 
 def from_ultralytics(result) -> Detections:
@@ -174,7 +189,9 @@ class TorchPredictor:
 def load_predictor(
     weights: str | os.PathLike, backend: str | None = None, settings: PredictorSettings | None = None
 ) -> Predictor:
-    """Build the predictor for `weights` (`.pt` -> PyTorch, `.onnx` -> ONNX Runtime, or `backend`).
+    """Build the predictor for `weights` (`.pt` -> PyTorch, `.onnx` -> ONNX Runtime, or `backend`), wrapped in
+    flip test-time augmentation (`infer.tta.FlipPredictor`) when `settings.tta` says so or, left None, when
+    the model records it as its default.
 
     Raises:
         WeightsError: the file is missing, unreadable or not a detection model.
@@ -189,7 +206,18 @@ def load_predictor(
     if backend == "torch":
         if p.suffix.lower() == ".onnx":
             raise ConfigError(f"{p}: an ONNX file cannot run on the torch backend (use --backend onnx)")
-        return TorchPredictor(p, settings)
-    from handdet.infer.onnx_predictor import OnnxPredictor
+        predictor = TorchPredictor(p, settings)
+    else:
+        from handdet.infer.onnx_predictor import OnnxPredictor
 
-    return OnnxPredictor(p, settings)
+        predictor = OnnxPredictor(p, settings)
+    if settings is not None and settings.tta is not None:
+        tta = settings.tta
+    else:  # an ONNX session already holds its metadata: the ONNX path stays free of the `onnx` package
+        meta = getattr(predictor, "metadata", None)
+        tta = meta.tta == "flip" if meta is not None else default_tta(p)
+    if not tta:
+        return predictor
+    from handdet.infer.tta import FlipPredictor
+
+    return FlipPredictor(predictor)

@@ -47,6 +47,7 @@ class FoldScore:
     mediapipe_note: str | None = None
     box_bias: dict | None = None  # median gt/pred width and height ratios of matched boxes (box style)
     ap50_95_restyled: float | None = None  # AP50-95 with the boxes redrawn in the source's style
+    tta: str = "none"  # test-time augmentation the fold model was scored with ("flip": `infer.tta`)
 
 
 @dataclass
@@ -61,7 +62,8 @@ class LosoResult:
         rows = []
         for f in self.folds:
             mp = f.mediapipe or {}
-            rows.append(f"| {f.source} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
+            name = f.source + (" (flip TTA)" if f.tta == "flip" else "")
+            rows.append(f"| {name} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
                         f"{_f(f.recall)} @{f.conf:g} | {_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
                         f"{_f(mp.get('ap50_95'))} | {_f(mp.get('recall'))} | {_bias(f.box_bias)} | "
                         f"{_f(f.ap50_95_restyled)} |")
@@ -110,6 +112,7 @@ def leave_one_source_out(
     data_root: str | None = None,
     weights_dir: str | None = None,
     mediapipe: bool = True,
+    tta: bool = False,
     log=print,
 ) -> LosoResult:
     """Run (or reuse) one training per hand source of `cfg.data.sources`, then score each on its source.
@@ -119,6 +122,8 @@ def leave_one_source_out(
         out: folder of the fold runs (`runs/<source>`), `loso.md` and `loso.json`.
         only: leave out only these sources (their names); None: every hand source.
         mediapipe: also score MediaPipe Hands on each left-out source (skipped with a note if it cannot run).
+        tta: score the fold models with flip test-time augmentation (`infer.tta`); finished folds are only
+            re-scored.
 
     Raises:
         HanddetError: a config without two hand sources, or an unknown name in `only`.
@@ -143,7 +148,8 @@ def leave_one_source_out(
         held = replace(src, split={"test": 1.0}, weight=1.0, negatives=0.0)
         held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)
         fold_yaml = prepare_data(fcfg.data, data_root, log=log)
-        result.folds.append(score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log))
+        result.folds.append(score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log,
+                                      tta))
         _write(result, out)
         log(result.table())
     return result
@@ -167,7 +173,7 @@ def _train_fold(fcfg: TrainConfig, data_root: str | None, weights_dir: str | Non
 
 
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,
-               mediapipe: bool, log) -> FoldScore:
+               mediapipe: bool, log, tta: bool = False) -> FoldScore:
     """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders."""
     from handdet.core.detections import predictor_cutoff
     from handdet.eval.box_style import box_bias, restyle
@@ -175,7 +181,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     from handdet.infer.predictor import PredictorSettings, default_conf, load_predictor
 
     truth = load_split(held_yaml, "test")
-    every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF))
+    every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF, tta=tta))
     conf = default_conf(best)  # what `handdet predict` keeps boxes at
     cut = predictor_cutoff(conf)  # P/R and false detections of exactly the boxes `handdet predict` keeps
     preds = predict_split(every, truth)
@@ -201,7 +207,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
             log(f"handdet loso: {note}")
     return FoldScore(source, len(truth.images), int(sum(len(g) for g in truth.gts)), res.ap50, res.ap50_95,
                      res.recall, res.precision, conf, fp100, str(best.parent.parent), epochs,
-                     _jsonable(mp), note, asdict(bias), restyled)
+                     _jsonable(mp), note, asdict(bias), restyled, "flip" if tta else "none")
 
 
 def _jsonable(d: dict | None) -> dict | None:

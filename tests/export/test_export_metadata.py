@@ -16,8 +16,9 @@ def test_metadata_round_trip(exported, coco_weights):
     assert (m.imgsz, m.stride, m.conf, m.iou) == ((320, 320), 32, DEFAULT_CONF, 0.7)
     assert m.source_sha256 == sha256_file(coco_weights) and m.source == coco_weights.name
     assert (m.handdet_version, m.dynamic, m.precision) == (handdet.__version__, True, "fp32")  # the default
+    assert m.tta == "none"  # one look a photo unless the export says otherwise
     q = read_file_metadata(exported.onnx_path.parent / "coco-int8.onnx")
-    assert q.precision == "int8" and q.source_sha256 == m.source_sha256 and q.names == m.names
+    assert q.precision == "int8" and q.source_sha256 == m.source_sha256 and q.names == m.names and q.tta == "none"
 
 
 def test_predictor_reads_it_back(exported):
@@ -34,6 +35,7 @@ CASES = [
     ({"imgsz": "nonsense"}, "imgsz", None, "unreadable imgsz is ignored"),
     ({"handdet.conf": "0.4"}, "conf", 0.4, "default confidence"),
     ({"handdet.dynamic": "true"}, "dynamic", True, "dynamic flag"),
+    ({"handdet.tta": "flip"}, "tta", "flip", "test-time augmentation"),
     ({}, "names", None, "nothing recorded"),
 ]
 

@@ -109,10 +109,15 @@ def test_static_export_runs_the_square_and_still_matches_pytorch(coco_weights, p
     from handdet.export.metadata import read_file_metadata
     from handdet.infer.onnx_predictor import OnnxPredictor
 
+    from handdet.infer.predictor import load_predictor
+    from handdet.infer.tta import FlipPredictor
+
     out = tmp_path / "square.onnx"
     assert main(["export", str(coco_weights), "--static", "--imgsz", "160", "--data", str(photo_dataset),
-                 "--parity-images", "3", "--out", str(out)]) == 0
+                 "--parity-images", "3", "--out", str(out), "--tta"]) == 0
     assert "parity passed" in capsys.readouterr().out  # checked against PyTorch letterboxing the square too
     assert read_file_metadata(out).dynamic is False
+    assert read_file_metadata(out).tta == "flip"  # --tta: predict runs this model with its mirror image
+    assert isinstance(load_predictor(out), FlipPredictor)
     p = OnnxPredictor(out)
     assert not p.dynamic and p.preprocess(np.zeros((480, 640, 3), np.uint8))[0].shape == (1, 3, 160, 160)
