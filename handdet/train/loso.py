@@ -48,6 +48,8 @@ class FoldScore:
     box_bias: dict | None = None  # median gt/pred width and height ratios of matched boxes (box style)
     ap50_95_restyled: float | None = None  # AP50-95 with the boxes redrawn in the source's style
     tta: str = "none"  # test-time augmentation the fold model was scored with ("flip": `infer.tta`)
+    kept_ap50: float | None = None  # AP from only the boxes `handdet predict` keeps at `conf`: what a user gets,
+    kept_ap50_95: float | None = None  # and what MediaPipe's figures (at its own default) compare with
 
 
 @dataclass
@@ -55,28 +57,29 @@ class LosoResult:
     folds: list[FoldScore] = field(default_factory=list)
 
     def table(self) -> str:
-        """Markdown: source left out, AP50, AP50-95, recall @default conf, hand-free FP/100, MediaPipe beside."""
-        head = ("| left out | photos | hands | AP50 | AP50-95 | recall @conf | hand-free FP/100 | "
+        """Markdown: source left out, AP50, AP50-95 (every box, and kept at the default conf), recall @default conf,
+        hand-free FP/100, MediaPipe (at its defaults) beside."""
+        head = ("| left out | photos | hands | AP50 | AP50-95 | kept AP50 / AP50-95 | recall @conf | hand-free FP/100 | "
                 "MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall | source box w / h vs model | AP50-95 in its style |\n"
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         rows = []
         for f in self.folds:
             mp = f.mediapipe or {}
             name = f.source + (" (flip TTA)" if f.tta == "flip" else "")
             rows.append(f"| {name} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
-                        f"{_f(f.recall)} @{f.conf:g} | {_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
+                        f"{_f(f.kept_ap50)} / {_f(f.kept_ap50_95)} | {_f(f.recall)} @{f.conf:g} | {_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
                         f"{_f(mp.get('ap50_95'))} | {_f(mp.get('recall'))} | {_bias(f.box_bias)} | "
                         f"{_f(f.ap50_95_restyled)} |")
         return head + "\n".join(rows) + "\n"
 
     def summary_line(self, where: Path | None = None) -> str:
-        beat = [f for f in self.folds if f.mediapipe and f.ap50 is not None and f.ap50_95 is not None
-                and f.ap50 > f.mediapipe["ap50"] and f.ap50_95 > f.mediapipe["ap50_95"]]
+        beat = [f for f in self.folds if f.mediapipe and f.kept_ap50 is not None and f.kept_ap50_95 is not None
+                and f.kept_ap50 > f.mediapipe["ap50"] and f.kept_ap50_95 > f.mediapipe["ap50_95"]]
         aps = [f.ap50 for f in self.folds if f.ap50 is not None]
         mean = sum(aps) / len(aps) if aps else float("nan")
         line = f"handdet loso: {len(self.folds)} folds, mean left-out AP50 {mean:.3f}"
         if any(f.mediapipe for f in self.folds):
-            line += f"; beats MediaPipe (AP50 and AP50-95) on {len(beat)}/{len(self.folds)}"
+            line += f"; beats MediaPipe (kept AP50 and AP50-95, each at its defaults) on {len(beat)}/{len(self.folds)}"
         return line + (f" → {where}" if where else "")
 
 
@@ -177,6 +180,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders."""
     from handdet.core.detections import predictor_cutoff
     from handdet.eval.box_style import box_bias, restyle
+    from handdet.eval.by_source import kept_result
     from handdet.eval.run import evaluate_split, load_split, predict_split
     from handdet.infer.predictor import PredictorSettings, default_conf, load_predictor
 
@@ -186,6 +190,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     cut = predictor_cutoff(conf)  # P/R and false detections of exactly the boxes `handdet predict` keeps
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=cut)
+    kept = kept_result(preds, truth, range(len(preds)), conf)
     bias = box_bias(preds, truth.gts, cut)
     restyled = evaluate_split(restyle(preds, bias), truth, conf_threshold=cut)[1].ap50_95 if bias.n else None
     fp100 = None
@@ -207,7 +212,8 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
             log(f"handdet loso: {note}")
     return FoldScore(source, len(truth.images), int(sum(len(g) for g in truth.gts)), res.ap50, res.ap50_95,
                      res.recall, res.precision, conf, fp100, str(best.parent.parent), epochs,
-                     _jsonable(mp), note, asdict(bias), restyled, "flip" if tta else "none")
+                     _jsonable(mp), note, asdict(bias), restyled, "flip" if tta else "none",
+                     kept.ap50, kept.ap50_95)
 
 
 def _jsonable(d: dict | None) -> dict | None:

@@ -92,6 +92,10 @@ def test_fold_scores_equal_handdet_eval(loso_run, tmp_path):
     res = evaluate_weights(best, held, split="test", conf_threshold=predictor_cutoff(DEFAULT_CONF), progress=False)
     assert fold["ap50"] == pytest.approx(res.ap50) and fold["ap50_95"] == pytest.approx(res.ap50_95)
     assert fold["recall"] == pytest.approx(res.recall) and fold["conf"] == DEFAULT_CONF
+    # the fold's kept AP is the per-source table's: the boxes `handdet predict` keeps at the model's default
+    kept = {r.name: r for r in res.by_source.rows}["asl"]
+    assert fold["kept_ap50"] == pytest.approx(kept.ap50_kept) and fold["kept_ap50_95"] == pytest.approx(kept.ap50_95_kept)
+    assert fold["kept_ap50"] <= fold["ap50"] + 1e-9
     assert fold["fp_per_100_handfree"] is not None, "scored on the test-only hand-free folder"
 
 
@@ -124,11 +128,14 @@ def test_needs_two_hand_sources(tmp_path, capsys):
 def test_summary_counts_wins_over_mediapipe():
     from handdet.train.loso import FoldScore
 
-    def fold(name, ap50, ap, mp):
-        return FoldScore(name, 10, 10, ap50, ap, 0.9, 0.9, 0.5, 0.0, "r", 1, mp,
-                         box_bias={"n": 5, "width_ratio": 1.0, "height_ratio": 1.2}, ap50_95_restyled=0.7)
+    def fold(name, kept_ap50, kept_ap, mp):
+        return FoldScore(name, 10, 10, 0.95, 0.65, 0.9, 0.9, 0.5, 0.0, "r", 1, mp,
+                         box_bias={"n": 5, "width_ratio": 1.0, "height_ratio": 1.2}, ap50_95_restyled=0.7,
+                         kept_ap50=kept_ap50, kept_ap50_95=kept_ap)
 
-    res = LosoResult([fold("a", 0.9, 0.6, {"ap50": 0.8, "ap50_95": 0.5, "recall": 0.8}),
-                      fold("b", 0.9, 0.4, {"ap50": 0.8, "ap50_95": 0.5, "recall": 0.8})])
-    assert "beats MediaPipe (AP50 and AP50-95) on 1/2" in res.summary_line()
-    assert "| b | 10 | 10 | 0.900 | 0.400 | 0.900 @0.5 | 0.0 | 0.800 | 0.500 | 0.800 | 1.00 / 1.20 | 0.700 |" in res.table()
+    mp = {"ap50": 0.8, "ap50_95": 0.5, "recall": 0.8}
+    # every box beats MediaPipe in all three; what counts is the boxes each keeps at its own default
+    res = LosoResult([fold("a", 0.9, 0.6, mp), fold("b", 0.9, 0.4, mp), fold("c", 0.7, 0.6, mp)])
+    assert "beats MediaPipe (kept AP50 and AP50-95, each at its defaults) on 1/3" in res.summary_line()
+    assert ("| b | 10 | 10 | 0.950 | 0.650 | 0.900 / 0.400 | 0.900 @0.5 | 0.0 | 0.800 | 0.500 | 0.800 | 1.00 / 1.20 "
+            "| 0.700 |") in res.table()
