@@ -16,9 +16,8 @@ from handdet.cli import app
 WEBCAM_IMGSZ = 320  # (int) image size of `handdet webcam` for .pt weights: real time on a laptop CPU
 TILE_HELP = ("Also run overlapping model-sized tiles of each frame and merge them with the full frame: "
              "finds small hands in large frames, at many times the cost (16 runs for 1280x720 at 320 px).")
-TTA_HELP = ("Also run each image mirrored and fuse the two looks' boxes (twice the work; better boxes, fewer "
-            "false detections). Default: what the model records (the shipped model: on for predict).")
-WEBCAM_TTA_HELP = "Run each frame also mirrored and fuse the boxes (half the frame rate; default off: real time first)."
+TTA_HELP = ("Also run each image mirrored and fuse the two looks' boxes (twice the work: better boxes, fewer false "
+            "detections). Default: what the model records (the shipped model: on; --no-tta for twice the frame rate).")
 OVERLAP_HELP = "Fraction of a tile shared with its neighbour, 0 to 0.5 (default 0.2; needs --tile)."
 
 
@@ -73,10 +72,10 @@ def webcam(
     snapshot_dir: Path = Path("."),
     tile: bool = False,
     tile_overlap: float | None = None,
-    tta: bool = False,
+    tta: bool | None = None,
 ):
-    """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`); one look a frame unless
-    `tta` (a model's recorded test-time augmentation is a default for photos, not for live video)."""
+    """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`); `tta` None runs the model
+    as it records (the shipped one: each frame and its mirror image, fused)."""
     from handdet.infer.loop import default_weights, run_source
 
     w = weights or default_weights(backend, device)
@@ -105,7 +104,7 @@ def webcam_cmd(
     snapshot_dir: Path = typer.Option(Path("."), "--snapshot-dir", help="Where the s key saves snapshots."),
     tile: bool = typer.Option(False, "--tile", help=TILE_HELP),
     tile_overlap: float = typer.Option(None, "--tile-overlap", help=OVERLAP_HELP),
-    tta: bool = typer.Option(False, "--tta/--no-tta", help=WEBCAM_TTA_HELP),
+    tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
 ) -> None:
     """Live hand detection from a camera (q/Esc quits, s saves a snapshot); prints one summary line."""
     summary = webcam(source, weights, imgsz, conf, iou, max_det, backend, device, show, save, max_frames,

@@ -188,6 +188,7 @@ def source_table(rows: Sequence[SourceDelta]) -> str:
 def compare_on_split(
     fp32_path: str | os.PathLike, int8_path: str | os.PathLike, data: str | os.PathLike | None, default_conf: float,
     split: str = "val",
+    tta: bool = False,
 ) -> tuple[list[SourceDelta], str] | None:
     """Run both ONNX models over every image of `split` and score each source alone, as `handdet eval` does.
 
@@ -196,6 +197,7 @@ def compare_on_split(
         data: a data.yaml (or its folder) with a manifest.csv beside it.
         default_conf: the model's default confidence (false detections are counted at it).
         split: the split to judge on; the calibration images come from another one.
+        tta: run both with flip test-time augmentation (`infer.tta`), as a model recording it runs.
 
     Returns:
         (rows with the pooled row last, what was scored in words), or None when `data` has no manifest or
@@ -218,8 +220,14 @@ def compare_on_split(
         return None
     truth = load_split(p, split)
     settings = PredictorSettings(conf=EVAL_CONF, iou=EVAL_IOU, max_det=EVAL_MAX_DET)
-    f, q = run_predictors([OnnxPredictor(fp32_path, settings), OnnxPredictor(int8_path, settings)], truth.images)
+    pair = [OnnxPredictor(fp32_path, settings), OnnxPredictor(int8_path, settings)]
+    if tta:
+        from handdet.infer.tta import FlipPredictor
+
+        pair = [FlipPredictor(p) for p in pair]
+    f, q = run_predictors(pair, truth.images)
     scores_f = score_split_sources(f, truth, default_conf)
     scores_q = score_split_sources(q, truth, default_conf)
-    what = f"{truth.yaml_path} ({split}, {len(truth.images)} images, {len(scores_f.rows)} sources)"
+    what = (f"{truth.yaml_path} ({split}, {len(truth.images)} images, {len(scores_f.rows)} sources"
+            f"{', flip TTA' if tta else ''})")
     return compare_sources(scores_f, scores_q), what

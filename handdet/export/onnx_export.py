@@ -216,7 +216,8 @@ def export_onnx(
         calib_per_source: with a manifest, calibration images drawn from each source of the train split.
         calib_seed: seed of that draw.
         tta: record flip test-time augmentation as the default of `handdet predict` (`infer.tta`); None: what
-            the last export of this `.pt` recorded, else off. The checks compare single passes.
+            the last export of this `.pt` recorded, else off. Parity with PyTorch compares one look; the INT8
+            per-source check runs both models as recorded, since that is how INT8 will be used.
 
     Raises:
         WeightsError: the weights are missing, truncated or not a detection model.
@@ -294,7 +295,7 @@ def export_onnx(
         if int8:
             calib = _calibration(calib_data or data, train_data, calib_images, calib_per_source, calib_seed)
             int8_report = _int8(exported, tmp / int8_out.name, imgsz, iou, conf, names, calib,
-                                data or train_data, images, test, int8_exclude_head, dynamic)
+                                data or train_data, images, test, int8_exclude_head, dynamic, tta_mode == "flip")
             int8_report = replace(int8_report, path=_shown(int8_out))
 
         report = {"source": _shown(src), "onnx": _shown(out), "imgsz": imgsz, "dynamic": dynamic, "opset": opset,
@@ -334,9 +335,10 @@ def _calibration(calib_data, train_data, n_images: int, per_source: int, seed: i
 
 def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, names: dict[int, str],
           calib: CalibrationSet, eval_data, images: ImageSet, fp32_dets: list,
-          exclude_head: bool, dynamic: bool) -> Int8Report:
+          exclude_head: bool, dynamic: bool, tta: bool = False) -> Int8Report:
     """Quantise on `calib`, then compare INT8 with FP32: speed and agreement AP50 on the parity images, and
-    accuracy per source on `eval_data`'s val split when it has a manifest, else AP50 on the parity images."""
+    accuracy per source on `eval_data`'s val split when it has a manifest (run as the model records: with flip
+    test-time augmentation when `tta`), else AP50 on the parity images."""
     from handdet.export.int8_check import compare_on_split, decide_int8
     from handdet.export.parity import ap50, run_predictors
     from handdet.export.quantize import quantize_int8
@@ -367,7 +369,7 @@ def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, name
                  speedup=t_f / t_q if t_q > 0 else 0.0, agreement_ap50=agreement,
                  calib_per_source=calib.per_source)
 
-    judged = compare_on_split(fp32, int8_path, eval_data, conf)
+    judged = compare_on_split(fp32, int8_path, eval_data, conf, tta=tta)
     if judged is not None:
         rows, judged_on = judged
         decision = decide_int8(rows)

@@ -70,16 +70,20 @@ def bench_webcam_loop(
     Returns:
         A dict of FPS numbers (`loop_fps`: decode + letterbox + session.run + decode/NMS + draw;
         `loop_save_fps`: the same and mp4 encoding; `predictor_fps`: letterbox + run + NMS on decoded
-        frames; `bare_fps`: `session.run` on pre-letterboxed frames; `ultralytics_fps`), their ratios
-        and the goals met.
+        frames; `bare_fps`: `session.run` on pre-letterboxed frames; `ultralytics_fps`; `tta_loop_fps`: the
+        loop with flip test-time augmentation, each frame and its mirror image as one batch, fused), their
+        ratios, `tta_default` (whether the model runs with flips by default) and the goals met, the FPS
+        goal on the loop the model runs by default.
     """
     from handdet.infer.annotate import Annotator
     from handdet.infer.loop import VideoSink, run_loop
     from handdet.infer.onnx_predictor import OnnxPredictor
     from handdet.infer.predictor import PredictorSettings
     from handdet.infer.sources import VideoFile
+    from handdet.infer.tta import FlipPredictor
 
     pred = OnnxPredictor(onnx_path, PredictorSettings(imgsz=imgsz))
+    flip = FlipPredictor(OnnxPredictor(onnx_path, PredictorSettings(imgsz=imgsz)))
     frames = []
     with VideoFile(Path(video_path)) as v:
         for f in v:
@@ -90,6 +94,7 @@ def bench_webcam_loop(
         raise ValueError(f"{video_path}: no frames")
     for f in frames[:3]:  # warm-up
         pred(f)
+        flip(f)
     blobs = [pred.preprocess(f)[0].copy() for f in frames]
     pt = Path(pt_path) if pt_path else Path(onnx_path).with_suffix(".pt")
     ultra = None
@@ -105,7 +110,7 @@ def bench_webcam_loop(
             ultra(f)
     # Rounds alternate between the four measurements, so a burst of load from other processes hits
     # them alike; the best round of each is kept.
-    loop_fps = loop_save_fps = predictor_fps = bare_fps = 0.0
+    loop_fps = loop_save_fps = predictor_fps = bare_fps = tta_loop_fps = 0.0
     ultra_fps = 0.0 if ultra is not None else None
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(rounds):
@@ -118,6 +123,9 @@ def bench_webcam_loop(
                 s = run_loop(v, pred, Annotator(pred.names), [VideoSink(Path(tmp) / "out.mp4", v.fps)],
                              max_frames=len(frames))
             loop_save_fps = max(loop_save_fps, s.stats.mean_fps)
+            with VideoFile(Path(video_path)) as v:
+                s = run_loop(v, flip, Annotator(pred.names), [DiscardSink()], max_frames=len(frames))
+            tta_loop_fps = max(tta_loop_fps, s.stats.mean_fps)
             # 2. The predictor alone on decoded frames; 3. bare session.run on pre-letterboxed frames.
             predictor_fps = max(predictor_fps, _fps(pred, frames, 1))
             bare_fps = max(bare_fps, _fps(pred.infer, blobs, 1))
@@ -133,6 +141,8 @@ def bench_webcam_loop(
         "predictor_fps": predictor_fps,
         "bare_fps": bare_fps,
         "ultralytics_fps": ultra_fps,
+        "tta_loop_fps": tta_loop_fps,
+        "tta_default": pred.metadata.tta == "flip",
         "loop_vs_bare": loop_fps / bare_fps if bare_fps else None,
         "loop_save_vs_bare": loop_save_fps / bare_fps if bare_fps else None,
         "onnx_vs_ultralytics": predictor_fps / ultra_fps if ultra_fps else None,
@@ -140,7 +150,7 @@ def bench_webcam_loop(
     }
     out["goals"] = {
         f"loop >= {LOOP_VS_BARE_GOAL}x bare": bool(out["loop_vs_bare"] and out["loop_vs_bare"] >= LOOP_VS_BARE_GOAL),
-        f"loop >= {FPS_GOAL:.0f} FPS": loop_fps >= FPS_GOAL,
+        f"loop >= {FPS_GOAL:.0f} FPS": (tta_loop_fps if out["tta_default"] else loop_fps) >= FPS_GOAL,
         f"onnx >= {ONNX_VS_ULTRALYTICS_GOAL}x ultralytics": (
             None if ultra_fps is None else bool(out["onnx_vs_ultralytics"] >= ONNX_VS_ULTRALYTICS_GOAL)),
     }

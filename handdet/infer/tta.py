@@ -1,14 +1,17 @@
 """Flip test-time augmentation: a photo and its mirror image through the model, their boxes fused.
 
-    handdet predict weights/handdet-n-int8.onnx photos/ --tta   # the shipped model's default for photos
+    handdet predict weights/handdet-n-int8.onnx photos/          # the shipped model runs so by default
+    handdet predict weights/handdet-n-int8.onnx photos/ --no-tta # one look: twice as fast
 
 A hand mirrored left to right is still a hand, and the models are trained with horizontal flips, so the
 mirror image is a second, slightly different look at the same photo. Each box found in both looks is
 averaged (weighted by score) and scored by the mean of its two scores; a box only one look finds keeps
 half its score. Averaging two looks puts the box edges nearer the hand (AP50-95), and halving the score
-of what only one look sees drops the odd false detection, so a lone box needs twice the evidence. On
-hand sources a model never saw (the leave-one-source-out folds, weights/README.md) it gains on every one
-(AP50 +0.000 to +0.034, AP50-95 +0.008 to +0.027) for twice the model's work.
+of what only one look sees drops the odd false detection, so a lone box needs twice the evidence. On the
+hand sources a model never saw (the five-epoch leave-one-source-out folds, weights/README.md) AP50-95 from
+every box rises on each (+0.009 to +0.028) and AP50 on three of four (ASL +0.031; palms -0.001), for twice
+the model's work. Fused scores run lower than one look's, so a model run this way needs its confidence
+chosen this way (`handdet choose-conf --tta`).
 
 The fusion (`fuse_views`) is weighted box fusion across views, greedy by score: the best remaining box
 seeds a hand, and from every other view the remaining box that overlaps the seed most, above

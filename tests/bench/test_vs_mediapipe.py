@@ -270,6 +270,8 @@ def test_compare_with_mediapipe_on_one_split(multi_source, int8_model, tmp_path,
     h, m = r["handdet"], r["mediapipe"]
     assert (m["recall"], m["ap50"], m["fp_per_100_negatives"], m["cached"]) == (0.0, 0.0, 0.0, False)
     assert h["ap50"] is not None and h["latency_p50_ms"] > 0 and h["conf"] > 0.001 and "video_fps" not in r
+    # timed as `handdet predict` runs the shipped model (with flips), one look timed beside it
+    assert h["tta"] == "flip" and 0 < h["one_look_latency_p50_ms"] < h["latency_p50_ms"]
     again = vs.compare_with_mediapipe(int8_model, multi_source, tmp_path, split="val", log=lambda *a: None)
     assert again["mediapipe"]["cached"] and len(fake_mediapipe.runs) == 1
     assert again["handdet"]["ap50"] == h["ap50"]

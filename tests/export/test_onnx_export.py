@@ -108,7 +108,6 @@ def test_export_rejects_onnx_input_and_bad_imgsz(exported, coco_weights, tmp_pat
 def test_static_export_runs_the_square_and_still_matches_pytorch(coco_weights, photo_dataset, tmp_path, capsys):
     from handdet.export.metadata import read_file_metadata
     from handdet.infer.onnx_predictor import OnnxPredictor
-
     from handdet.infer.predictor import load_predictor
     from handdet.infer.tta import FlipPredictor
 

@@ -10,7 +10,8 @@ import pytest
 from handdet.cli import main
 from handdet.core.boxes import box_iou
 from handdet.core.detections import Detections
-from handdet.core.paths import SHIPPED_ONNX, SHIPPED_WEIGHTS_DIR
+from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT, SHIPPED_WEIGHTS_DIR
+from handdet.export.metadata import read_file_metadata
 from handdet.infer.predictor import PredictorSettings, default_tta, load_predictor
 from handdet.infer.tta import FUSE_IOU, FlipPredictor, fuse_views, inner_conf, mirror
 
@@ -104,15 +105,16 @@ def hand_photos(shared_dir):
 
 def test_flip_predictor_is_the_fusion_of_the_image_and_its_mirror_image(hand_photos):
     flip = load_predictor(SHIPPED_INT8, settings=PredictorSettings(tta=True))
-    assert isinstance(flip, FlipPredictor) and flip.conf == pytest.approx(0.5)
-    plain = load_predictor(SHIPPED_INT8, settings=PredictorSettings(conf=inner_conf(0.5), tta=False))
+    conf = read_file_metadata(SHIPPED_INT8).conf  # the model's own cut-off applies to the fused score
+    assert isinstance(flip, FlipPredictor) and flip.conf == pytest.approx(conf)
+    plain = load_predictor(SHIPPED_INT8, settings=PredictorSettings(conf=inner_conf(conf), tta=False))
     assert not isinstance(plain, FlipPredictor)
     found = 0
     for im in hand_photos:
         got = flip(im)
         a, b = plain(im), plain(np.ascontiguousarray(im[:, ::-1]))
         want = fuse_views([a, mirror(b, im.shape[1])])
-        want = want[want.confidence > np.float32(0.5)]
+        want = want[want.confidence > np.float32(conf)]
         assert len(got) == len(want)
         assert np.allclose(got.xyxy, want.xyxy, atol=0.05) and np.allclose(got.confidence, want.confidence, atol=1e-5)
         found += len(got) >= 1
@@ -142,7 +144,7 @@ def test_batched_flip_predictions_equal_one_at_a_time(hand_photos):
 def test_the_model_records_whether_predict_runs_it_with_flips(tmp_path):
     import onnx
 
-    from handdet.export.metadata import KEY_TTA, read_file_metadata, set_metadata
+    from handdet.export.metadata import KEY_TTA, set_metadata
 
     model = onnx.load(str(SHIPPED_ONNX))
     for value, expected in (("flip", True), ("none", False)):
@@ -155,12 +157,19 @@ def test_the_model_records_whether_predict_runs_it_with_flips(tmp_path):
         assert isinstance(load_predictor(path, settings=PredictorSettings(tta=not expected)), FlipPredictor) is not expected
 
 
+def test_the_shipped_model_runs_with_flips_unless_told_not_to():
+    for weights in (SHIPPED_INT8, SHIPPED_ONNX, SHIPPED_PT):  # the .pt takes what its own export recorded
+        assert default_tta(weights) is True
+        assert isinstance(load_predictor(weights), FlipPredictor), weights
+        assert not isinstance(load_predictor(weights, settings=PredictorSettings(tta=False)), FlipPredictor)
+
+
 def test_predict_cli_runs_flip_tta_and_says_so(hand_photos, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
     for k, im in enumerate(hand_photos[:2]):
         cv2.imwrite(str(folder / f"{k}.jpg"), im)
-    assert main(["predict", str(SHIPPED_INT8), str(folder), "--tta", "--save-json", str(tmp_path / "p.json")]) == 0
+    assert main(["predict", str(SHIPPED_INT8), str(folder), "--save-json", str(tmp_path / "p.json")]) == 0  # default
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "flip TTA" in line, line
     assert (tmp_path / "p.json").is_file()
