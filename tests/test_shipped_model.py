@@ -113,12 +113,10 @@ def test_onnx_matches_pytorch_and_names_its_source(data_yaml):
     onnx = OnnxPredictor(SHIPPED_ONNX)
     assert onnx.names == {0: "hand"} and onnx.imgsz == 320
     assert onnx.metadata.source_sha256 == hashlib.sha256(SHIPPED_PT.read_bytes()).hexdigest()
-    pt = load_predictor(SHIPPED_PT)  # as `handdet predict` runs each: the .pt with what its own export recorded
-    fused = load_predictor(SHIPPED_ONNX)
-    assert type(pt) is type(fused) and pt.conf == fused.conf == onnx.conf
+    pt = load_predictor(SHIPPED_PT)
     for im in read_data_yaml(data_yaml).images("val")[::100][:12]:
         img = cv2.imread(str(im))
-        a, b = pt(img), fused(img)
+        a, b = pt(img), onnx(img)
         assert len(a) == len(b)
         if len(a):
             assert np.diag(box_iou(a.xyxy, b.xyxy)).min() > 0.99

@@ -15,7 +15,7 @@ import numpy as np
 from handdet.core.detections import Detections
 from handdet.core.errors import ConfigError, WeightsError, one_line
 from handdet.export.metadata import ModelMetadata, session_metadata
-from handdet.infer.postprocess import decode_yolo
+from handdet.infer.postprocess import decode_yolo, mirror_raw
 from handdet.infer.predictor import (
     DEFAULT_CONF,
     DEFAULT_IMGSZ,
@@ -153,6 +153,20 @@ class OnnxPredictor:
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         blob, params = self.preprocess(image_bgr)
         return self.postprocess(self.infer(blob), params)
+
+    def predict_mirrored(self, image_bgr: np.ndarray) -> tuple[Detections, Detections]:
+        """The image and its mirror image in one run (a batch of two where the batch axis is dynamic): the
+        `Detections` of each, both in the image's pixels. The mirror image is the letterboxed blob flipped, so
+        the photo is resized once; it equals letterboxing the flipped photo up to the resize's rounding and, when
+        the horizontal padding is odd, one pixel of padding moved to the other side."""
+        blob, params = self.preprocess(image_bgr)
+        flipped = np.ascontiguousarray(blob[..., ::-1])
+        if self.batch_dynamic:
+            raw = self.infer(np.concatenate([blob, flipped]))
+            a, b = raw[0:1], raw[1:2]
+        else:
+            a, b = self.infer(blob), self.infer(flipped)
+        return self.postprocess(a, params), self.postprocess(mirror_raw(b, blob.shape[3]), params)
 
     def predict_batch(self, images: list[np.ndarray]) -> list[Detections]:
         """`Detections` of each (H, W, 3) BGR image: as calling the predictor on each, to float rounding.

@@ -118,3 +118,18 @@ def decode_yolo(
     xyxy = np.concatenate([cxcywh[:, :2] - half, cxcywh[:, :2] + half], axis=1)
     keep = batched_nms(xyxy, scores, class_id, iou, agnostic=agnostic)[:max_det]
     return xyxy[keep], scores[keep], class_id[keep]
+
+
+def mirror_raw(output: np.ndarray, width: int) -> np.ndarray:
+    """One image's raw YOLOv8 output for an input mirrored left to right, mapped back to the unmirrored input of
+    `width` pixels: box centres x -> width - x (raw head), or corners x1, x2 -> width - x2, width - x1 (end-to-end
+    head). Takes and returns the shapes `decode_yolo` takes; a new array."""
+    out = np.array(output, dtype=np.float32, copy=True)
+    flat = out[0] if out.ndim == 3 else out
+    if flat.ndim == 2 and flat.shape[1] == 6 and flat.shape[0] != 6:  # end-to-end: x1, y1, x2, y2, score, class
+        x1 = flat[:, 0].copy()
+        flat[:, 0] = width - flat[:, 2]
+        flat[:, 2] = width - x1
+    else:
+        flat[0] = width - flat[0]
+    return out

@@ -113,14 +113,20 @@ class FlipPredictor:
         return self.predict_batch([image_bgr])[0]
 
     def predict_batch(self, images: list[np.ndarray]) -> list[Detections]:
-        """`Detections` of each BGR image: the images and their mirror images through the wrapped predictor's
-        `predict_batch` (one batched run where it batches), fused per image."""
-        from handdet.infer.tile import predict_many
+        """`Detections` of each BGR image, fused from its two looks. A predictor with `predict_mirrored` (ONNX)
+        runs each image with its mirrored letterboxed blob, resizing the photo once; any other gets the images and
+        their mirror images through its `predict_batch` (one batched run where it batches)."""
+        pair = getattr(self.predictor, "predict_mirrored", None)
+        if pair is not None:
+            looks = [pair(im) for im in images]
+        else:
+            from handdet.infer.tile import predict_many
 
-        views = predict_many(self.predictor, [*images, *(np.ascontiguousarray(im[:, ::-1]) for im in images)])
-        n = len(images)
+            views = predict_many(self.predictor, [*images, *(np.ascontiguousarray(im[:, ::-1]) for im in images)])
+            n = len(images)
+            looks = [(views[k], mirror(views[n + k], im.shape[1])) for k, im in enumerate(images)]
         out = []
-        for k, im in enumerate(images):
-            fused = fuse_views([views[k], mirror(views[n + k], im.shape[1])])
+        for a, b in looks:
+            fused = fuse_views([a, b])
             out.append(fused[fused.confidence > np.float32(self.conf)])
         return out

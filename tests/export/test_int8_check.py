@@ -19,6 +19,7 @@ from handdet.export.int8_check import (
     INT8_MAX_SOURCE_AP_DROP,
     Precision,
     SourceDelta,
+    compare_on_split,
     compare_sources,
     decide_int8,
     source_table,
@@ -149,8 +150,7 @@ def test_export_calibrates_and_judges_int8_per_source(multisource_dataset, tmp_p
 
     i = json.loads((tmp_path / "hands.parity.json").read_text())["int8"]
     assert i["calib_per_source"] == {n: 2 for n in names} and i["n_calib"] == 8
-    # judged as the model runs: the shipped .pt's own export records flip test-time augmentation, a re-export keeps it
-    assert i["decided_by"] == "per-source" and "(val, 12 images, 4 sources, flip TTA)" in i["judged_on"]
+    assert i["decided_by"] == "per-source" and "(val, 12 images, 4 sources)" in i["judged_on"]
     rows = [SourceDelta(**{k: r[k] for k in SourceDelta.__dataclass_fields__} | {"kind": RowKind(r["kind"])})
             for r in i["by_source"]]
     assert [r.name for r in rows] == [*names, TOTAL] and all(r.n_images == 3 for r in rows[:-1])
@@ -159,3 +159,8 @@ def test_export_calibrates_and_judges_int8_per_source(multisource_dataset, tmp_p
     assert i["recommended"] == d.recommended.value and i["note"] == d.reason
     assert i["rule"]["max_source_ap50_drop"] == INT8_MAX_SOURCE_AP_DROP
     assert recommended_onnx(out).name == ("hands-int8.onnx" if i["recommended"] == "int8" else "hands.onnx")
+    # a model recorded to run with flips is judged with flips: each source's AP from the fused boxes
+    flipped, what = compare_on_split(out, tmp_path / "hands-int8.onnx", multisource_dataset, 0.5, tta=True)
+    assert "(val, 12 images, 4 sources, flip TTA)" in what
+    assert [r.name for r in flipped] == [r.name for r in rows]
+    assert all(0.0 <= f.ap50_fp32 <= 1.0 and 0.0 <= f.ap50_int8 <= 1.0 for f in flipped[:2])

@@ -410,9 +410,9 @@ def test_predict_tile_on_a_real_frame_writes_the_tiled_boxes(int8_low, zidane, z
 
     out = tmp_path / "preds.json"
     assert main(["predict", str(SHIPPED_INT8), str(zidane), "--tile", "--tile-overlap", "0.25",
-                 "--conf", str(LOW_CONF), "--save-json", str(out), "--no-tta"]) == 0
+                 "--conf", str(LOW_CONF), "--save-json", str(out)]) == 0
     line = capsys.readouterr().out
-    assert "(onnx, 320 px, 320 px tiles, overlap 0.25)" in line, line  # one look a tile: as `expected` below
+    assert "(onnx, 320 px, 320 px tiles, overlap 0.25)" in line, line
     saved = read_predictions(out)["zidane"]
     expected = TiledPredictor(int8_low, overlap=0.25)(zidane_image)
     assert len(saved) == len(expected) >= 1  # Zidane's pointing hand (22 px wide at 320 in the full frame)
@@ -425,8 +425,7 @@ def test_webcam_tile_runs_the_same_options(zidane, capsys):
     assert main(["webcam", "--weights", str(SHIPPED_INT8), "--source", str(zidane), "--no-show", "--tile",
                  "--tile-overlap", "0.25", "--max-frames", "1"]) == 0
     line = capsys.readouterr().out
-    # the shipped model's flip TTA (its default) runs inside the tiling: each tile and its mirror image
-    assert "(onnx, 320 px, 320 px tiles, overlap 0.25, flip TTA): 1 frames" in line, line
+    assert "(onnx, 320 px, 320 px tiles, overlap 0.25): 1 frames" in line, line
 
 
 @pytest.mark.parametrize("args, fragment", [
