@@ -203,7 +203,8 @@ def bench_mediapipe_rows(ctx: Context) -> list[Row]:
              f"{h[key]:.1f} ms", f"MediaPipe static-image mode {m['latency_p50_ms']:.1f} ms",
              f"{m['latency_p50_ms'] / h[key]:.2f}x faster", "", rerun)
          for key, label in (("flip_latency_p50_ms", "with flip TTA (--tta, two looks)"),
-                            ("one_look_latency_p50_ms", "one look (--no-tta)")) if h.get(key)] + ([Row("mediapipe", "640x480 video, 150 frames: handdet predictor vs MediaPipe in tracking mode",
+                            ("one_look_latency_p50_ms", "one look (--no-tta)")) if h.get(key)
+    ] + ([Row("mediapipe", "640x480 video, 150 frames: handdet predictor vs MediaPipe in tracking mode",
               f"{r['video_fps']['handdet']:.1f} FPS",
               f"MediaPipe {r['video_fps']['mediapipe_tracking']:.1f} FPS{timed}",
               f"{r['video_fps']['handdet'] / r['video_fps']['mediapipe_tracking']:.2f}x", "", rerun)]

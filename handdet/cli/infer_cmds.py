@@ -17,7 +17,8 @@ WEBCAM_IMGSZ = 320  # (int) image size of `handdet webcam` for .pt weights: real
 TILE_HELP = ("Also run overlapping model-sized tiles of each frame and merge them with the full frame: "
              "finds small hands in large frames, at many times the cost (16 runs for 1280x720 at 320 px).")
 TTA_HELP = ("Also run each image mirrored and fuse the two looks' boxes (twice the work: better boxes, fewer false "
-            "detections). Default: what the model records (the shipped model: on; --no-tta for twice the frame rate).")
+            "detections; with the shipped model use --conf 0.45). Default: what the model records (the shipped "
+            "model: one look).")
 OVERLAP_HELP = "Fraction of a tile shared with its neighbour, 0 to 0.5 (default 0.2; needs --tile)."
 
 
@@ -75,7 +76,7 @@ def webcam(
     tta: bool | None = None,
 ):
     """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`); `tta` None runs the model
-    as it records (the shipped one: each frame and its mirror image, fused)."""
+    as it records (the shipped one: one look a frame)."""
     from handdet.infer.loop import default_weights, run_source
 
     w = weights or default_weights(backend, device)

@@ -371,7 +371,6 @@ def run_source(
     if save_json:
         write_predictions(save_json, records)
     tiled = f", {predictor.tile} px tiles, overlap {predictor.overlap:g}" if tile else ""
-    flip = ", flip TTA" if getattr(getattr(predictor, "predictor", predictor), "tta", None) == "flip" or \
-        getattr(predictor, "tta", None) == "flip" else ""
+    flip = ", flip TTA" if getattr(predictor, "tta", "none") == "flip" else ""
     model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px{tiled}{flip})"
     return replace(summary, model=model)

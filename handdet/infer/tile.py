@@ -241,6 +241,7 @@ class TiledPredictor:
         self.overlap = check_overlap(overlap)
         self.predictor = predictor
         self.names, self.imgsz = predictor.names, predictor.imgsz
+        self.tta = getattr(predictor, "tta", "none")  # each tile runs as the wrapped predictor runs a photo
         self.backend = getattr(predictor, "backend", "")
         self.weights = getattr(predictor, "weights", None)
         self.tile = int(tile or predictor.imgsz)

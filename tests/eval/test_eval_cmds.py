@@ -130,6 +130,22 @@ def test_several_weights_side_by_side(tmp_path, coco_weights, coco_model, real_p
         assert (out / sub / "metrics.json").is_file() and (out / sub / "report.md").is_file()
 
 
+def test_eval_runs_weights_with_flips_when_told(tmp_path, coco_weights, coco_model, real_photos, capsys):
+    """`--tta` scores the fused boxes of each photo and its mirror image, and says so in metrics.json."""
+    import json
+
+    names = [coco_model.names[i] for i in range(len(coco_model.names))]
+    items = [(name, img, [(0, 0, 0, img.shape[1] / 2, img.shape[0])]) for name, img in real_photos[:3]]
+    data = write_yolo_dataset(tmp_path / "people", items, names)
+    runs = {}
+    for flag in ("--tta", "--no-tta"):
+        out = tmp_path / flag.strip("-")
+        assert main(["eval", str(coco_weights), str(data), "--imgsz", "64", "--out", str(out), flag]) == 0
+        runs[flag] = json.loads((out / "metrics.json").read_text())
+    assert runs["--tta"]["meta"]["tta"] == "flip" and runs["--no-tta"]["meta"]["tta"] == "none"
+    assert runs["--tta"]["n_pred"] != runs["--no-tta"]["n_pred"] or runs["--tta"]["ap50"] != runs["--no-tta"]["ap50"]
+
+
 def test_an_image_that_breaks_during_prediction_is_named(hand_split):
     """Images are decoded on a second thread; its error still reaches the caller, naming the file."""
     from handdet.core.detections import Detections

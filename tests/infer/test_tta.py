@@ -175,6 +175,8 @@ def test_predict_cli_runs_flip_tta_and_says_so(hand_photos, tmp_path, capsys):
     assert (tmp_path / "p.json").is_file()
     assert main(["predict", str(SHIPPED_INT8), str(folder)]) == 0  # the model's default: one look
     assert "flip TTA" not in capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["predict", str(SHIPPED_INT8), str(folder), "--tta", "--tile"]) == 0  # each tile with its mirror
+    assert "320 px tiles, overlap 0.2, flip TTA)" in capsys.readouterr().out.strip().splitlines()[-1]
 
 
 def test_the_mirrored_blob_is_the_look_at_the_mirrored_photo(hand_photos):
