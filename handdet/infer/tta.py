@@ -1,7 +1,7 @@
 """Flip test-time augmentation: a photo and its mirror image through the model, their boxes fused.
 
-    handdet predict weights/handdet-n-int8.onnx photos/          # the shipped model runs so by default
-    handdet predict weights/handdet-n-int8.onnx photos/ --no-tta # one look: twice as fast
+    handdet predict weights/handdet-n-int8.onnx photos/ --tta --conf 0.45  # two looks a photo
+    handdet export best.pt --tta --conf C          # record it as a model's default (`--no-tta` then opts out)
 
 A hand mirrored left to right is still a hand, and the models are trained with horizontal flips, so the
 mirror image is a second, slightly different look at the same photo. Each box found in both looks is
