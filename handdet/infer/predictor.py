@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -73,15 +74,32 @@ def pick(option, from_model, default):
     return option if option is not None else (from_model if from_model is not None else default)
 
 
-def default_conf(weights: str | os.PathLike) -> float:
-    """The confidence a predictor keeps boxes at when none is given: an ONNX model's metadata, for a `.pt` the
-    one its own export recorded (`exported_conf`), else DEFAULT_CONF."""
+def recorded_metadata(weights: str | os.PathLike):
+    """What a model records about itself (`export.metadata.ModelMetadata`): an ONNX file's metadata, for a `.pt`
+    that of its own export (`own_export`); None for a `.pt` without one."""
     p = Path(weights)
-    if p.suffix.lower() != ".onnx":
-        return float(pick(None, exported_conf(p), DEFAULT_CONF))
-    from handdet.export.metadata import read_file_metadata
+    if p.suffix.lower() == ".onnx":
+        from handdet.export.metadata import read_file_metadata
 
-    return float(pick(None, read_file_metadata(p).conf, DEFAULT_CONF))
+        return read_file_metadata(p)
+    own = own_export(p)
+    return None if own is None else own[1]
+
+
+def _conf_of(meta) -> float:
+    """The confidence a model's recorded metadata (or None) sets, else DEFAULT_CONF."""
+    return float(pick(None, None if meta is None else meta.conf, DEFAULT_CONF))
+
+
+def _tta_of(meta) -> bool:
+    """Whether a model's recorded metadata (or None) says to run it with flip test-time augmentation."""
+    return meta is not None and meta.tta == "flip"
+
+
+def default_conf(weights: str | os.PathLike) -> float:
+    """The confidence a predictor keeps boxes at when none is given: what the model records
+    (`recorded_metadata`), else DEFAULT_CONF."""
+    return _conf_of(recorded_metadata(weights))
 
 
 def own_export(pt: str | os.PathLike):
@@ -108,15 +126,9 @@ def exported_conf(pt: str | os.PathLike) -> float | None:
 
 
 def default_tta(weights: str | os.PathLike) -> bool:
-    """Whether `handdet predict` runs `weights` with flip test-time augmentation when not told: what an ONNX
-    model's metadata records, for a `.pt` what its own export recorded; off for a model that records nothing."""
-    p = Path(weights)
-    if p.suffix.lower() == ".onnx":
-        from handdet.export.metadata import read_file_metadata
-
-        return read_file_metadata(p).tta == "flip"
-    own = own_export(p)
-    return own is not None and own[1].tta == "flip"
+    """Whether `handdet predict` runs `weights` with flip test-time augmentation when not told: what the model
+    records (`recorded_metadata`); off for a model that records nothing."""
+    return _tta_of(recorded_metadata(weights))
 
 
 def from_ultralytics(result) -> Detections:
@@ -156,10 +168,15 @@ class TorchPredictor:
         args = getattr(self.model.model, "args", {}) or {}
         trained = args.get("imgsz") if isinstance(args.get("imgsz"), int) else None
         self.imgsz = int(pick(s.imgsz, trained, DEFAULT_IMGSZ))
-        self.conf = float(s.conf if s.conf is not None else default_conf(self.weights))  # hashes the .pt only then
+        self.conf = float(s.conf if s.conf is not None else _conf_of(self.metadata))  # hashes the .pt only then
         self.iou = float(pick(s.iou, None, DEFAULT_IOU))
         self.max_det = int(pick(s.max_det, None, DEFAULT_MAX_DET))
         self.device, self.rect = s.device, True if s.rect is None else s.rect
+
+    @cached_property
+    def metadata(self):
+        """What this `.pt` records through its own export (`recorded_metadata`), read once, when first needed."""
+        return recorded_metadata(self.weights)
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         r = self.model.predict(
@@ -211,11 +228,9 @@ def load_predictor(
         from handdet.infer.onnx_predictor import OnnxPredictor
 
         predictor = OnnxPredictor(p, settings)
-    if settings is not None and settings.tta is not None:
-        tta = settings.tta
-    else:  # an ONNX session already holds its metadata: the ONNX path stays free of the `onnx` package
-        meta = getattr(predictor, "metadata", None)
-        tta = meta.tta == "flip" if meta is not None else default_tta(p)
+    # an ONNX session already holds its metadata (the ONNX path stays free of the `onnx` package); a .pt reads
+    # its own export's once, shared with its default confidence
+    tta = settings.tta if settings is not None and settings.tta is not None else _tta_of(predictor.metadata)
     if not tta:
         return predictor
     from handdet.infer.tta import FlipPredictor

@@ -59,15 +59,17 @@ class LosoResult:
     def table(self) -> str:
         """Markdown: source left out, AP50, AP50-95 (every box, and kept at the default conf), recall @default conf,
         hand-free FP/100, MediaPipe (at its defaults) beside."""
-        head = ("| left out | photos | hands | AP50 | AP50-95 | kept AP50 / AP50-95 | recall @conf | hand-free FP/100 | "
-                "MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall | source box w / h vs model | AP50-95 in its style |\n"
+        head = ("| left out | photos | hands | AP50 | AP50-95 | kept AP50 / AP50-95 | recall @conf | hand-free FP/100 "
+                "| MediaPipe AP50 | MediaPipe AP50-95 | MediaPipe recall | source box w / h vs model "
+                "| AP50-95 in its style |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         rows = []
         for f in self.folds:
             mp = f.mediapipe or {}
             name = f.source + (" (flip TTA)" if f.tta == "flip" else "")
             rows.append(f"| {name} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
-                        f"{_f(f.kept_ap50)} / {_f(f.kept_ap50_95)} | {_f(f.recall)} @{f.conf:g} | {_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
+                        f"{_f(f.kept_ap50)} / {_f(f.kept_ap50_95)} | {_f(f.recall)} @{f.conf:g} | "
+                        f"{_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
                         f"{_f(mp.get('ap50_95'))} | {_f(mp.get('recall'))} | {_bias(f.box_bias)} | "
                         f"{_f(f.ap50_95_restyled)} |")
         return head + "\n".join(rows) + "\n"
