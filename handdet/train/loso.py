@@ -23,6 +23,7 @@ from pathlib import Path
 
 from handdet.core.atomic import write_text_atomic
 from handdet.core.errors import HanddetError, one_line
+from handdet.train.average import average_checkpoints
 from handdet.train.config import DataConfig, SourceConfig, TrainConfig
 
 LOSO_EVAL_CONF = 0.001  # (float) predictions for AP keep nearly every box, as in `handdet eval`
@@ -50,6 +51,7 @@ class FoldScore:
     tta: str = "none"  # test-time augmentation the fold model was scored with ("flip": `infer.tta`)
     kept_ap50: float | None = None  # AP from only the boxes `handdet predict` keeps at `conf`: what a user gets,
     kept_ap50_95: float | None = None  # and what MediaPipe's figures (at its own default) compare with
+    averaged_with: str | None = None  # the other fold run whose weights were averaged in (`train.average`)
 
 
 @dataclass
@@ -66,7 +68,7 @@ class LosoResult:
         rows = []
         for f in self.folds:
             mp = f.mediapipe or {}
-            name = f.source + (" (flip TTA)" if f.tta == "flip" else "")
+            name = f.source + (" (averaged)" if f.averaged_with else "") + (" (flip TTA)" if f.tta == "flip" else "")
             rows.append(f"| {name} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
                         f"{_f(f.kept_ap50)} / {_f(f.kept_ap50_95)} | {_f(f.recall)} @{f.conf:g} | "
                         f"{_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
@@ -118,6 +120,7 @@ def leave_one_source_out(
     weights_dir: str | None = None,
     mediapipe: bool = True,
     tta: bool = False,
+    average_with: str | os.PathLike | None = None,
     log=print,
 ) -> LosoResult:
     """Run (or reuse) one training per hand source of `cfg.data.sources`, then score each on its source.
@@ -129,9 +132,13 @@ def leave_one_source_out(
         mediapipe: also score MediaPipe Hands on each left-out source (skipped with a note if it cannot run).
         tta: score the fold models with flip test-time augmentation (`infer.tta`); finished folds are only
             re-scored.
+        average_with: the `out` folder of another leave-one-source-out run (another recipe or schedule); each
+            fold is scored as the average of its weights and that run's fold without the same source
+            (`handdet average`), written to `runs/<source>/averaged.pt`.
 
     Raises:
-        HanddetError: a config without two hand sources, or an unknown name in `only`.
+        HanddetError: a config without two hand sources, an unknown name in `only`, or an `average_with`
+            run without that fold finished.
     """
     from handdet.train.dataset import prepare_data
 
@@ -150,11 +157,18 @@ def leave_one_source_out(
         log(f"handdet loso: fold {k}/{len(hands)}: train without {src.label}")
         fcfg = fold_config(cfg, src, out / "runs")
         best = _train_fold(fcfg, data_root, weights_dir, log)
+        partner = None
+        if average_with is not None:
+            partner = _finished_fold(Path(average_with) / "runs" / fcfg.name)
+            best = average_checkpoints([best, partner], out / "runs" / fcfg.name / "averaged.pt")
+            log(f"handdet loso: scoring the average of {fcfg.name}'s fold and {partner}")
         held = replace(src, split={"test": 1.0}, weight=1.0, negatives=0.0)
         held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)
         fold_yaml = prepare_data(fcfg.data, data_root, log=log)
-        result.folds.append(score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log,
-                                      tta))
+        fold = score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log, tta)
+        if partner is not None:
+            fold = replace(fold, run_dir=str(out / "runs" / fcfg.name), averaged_with=str(partner))
+        result.folds.append(fold)
         _write(result, out)
         log(result.table())
     return result
@@ -175,6 +189,15 @@ def _train_fold(fcfg: TrainConfig, data_root: str | None, weights_dir: str | Non
         res = trainer.train(fcfg, data_root=data_root, weights_dir=weights_dir, log=log, exist_ok=True)
     write_text_atomic(done, json.dumps({"best": str(res.best), "epochs": fcfg.epochs}) + "\n")
     return res.best
+
+
+def _finished_fold(run_dir: Path) -> Path:
+    """best.pt of a finished fold run of another `handdet loso` output."""
+    done = run_dir / "handdet-done.json"
+    if not done.is_file():
+        raise HanddetError(f"loso: {done} not found: --average-with needs that run's fold finished "
+                           f"(run `handdet loso` with its --out first)")
+    return Path(json.loads(done.read_text())["best"])
 
 
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,

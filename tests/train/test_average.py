@@ -1,0 +1,113 @@
+"""`handdet average`: the mean of real checkpoints' weights, a model that loads and finds hands, clear errors."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from handdet.cli import main
+from handdet.core.errors import WeightsError
+from handdet.core.paths import SHIPPED_PT
+from handdet.train.average import average_checkpoints, mix_weights
+
+pytestmark = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handdet-n.pt not built yet")
+
+
+def _state(path):
+    return torch.load(path, map_location="cpu", weights_only=False)["model"].float().state_dict()
+
+
+@pytest.fixture(scope="module")
+def nudged(tmp_path_factory):
+    """The shipped checkpoint with every float tensor moved by a seeded random amount: a second model."""
+    ckpt = torch.load(SHIPPED_PT, map_location="cpu", weights_only=False)
+    model = ckpt["model"].float()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.is_floating_point():
+                t.add_(0.01 * torch.randn(t.shape, generator=g))
+    ckpt["model"] = model.half()
+    path = tmp_path_factory.mktemp("nudged") / "nudged.pt"
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def hand_photos(shared_dir):
+    paths = sorted((shared_dir / "data" / "asl-letters").rglob("*.jpg"))[:4]
+    if len(paths) < 4:
+        pytest.skip("no ASL photos in ../shared/data/asl-letters")
+    return [cv2.imread(str(p)) for p in paths]
+
+
+def test_mixing_weights_are_normalised_and_checked():
+    assert mix_weights(None, 4) == [0.25] * 4
+    assert mix_weights([1, 3], 2) == [0.25, 0.75]
+    with pytest.raises(WeightsError, match="two positive numbers|2 positive"):
+        mix_weights([1.0], 2)
+    with pytest.raises(WeightsError, match="positive"):
+        mix_weights([1.0, 0.0], 2)
+    with pytest.raises(WeightsError, match="at least two"):
+        mix_weights(None, 1)
+
+
+def test_average_is_the_weighted_mean_of_every_tensor(nudged, tmp_path):
+    out = average_checkpoints([SHIPPED_PT, nudged], tmp_path / "soup.pt", weights=[1, 3])
+    a, b, got = _state(SHIPPED_PT), _state(nudged), _state(out)
+    assert got.keys() == a.keys()
+    moved = 0
+    for k, v in got.items():
+        if v.is_floating_point():
+            want = (0.25 * a[k] + 0.75 * b[k]).half().float()  # stored in FP16, as Ultralytics stores a finished run
+            assert torch.allclose(v, want, atol=1e-3, rtol=1e-3), k
+            moved += not torch.equal(v, a[k])
+        else:
+            assert torch.equal(v, a[k])
+    assert moved > 100  # the soup is not either input
+    ckpt = torch.load(out, map_location="cpu", weights_only=False)
+    assert ckpt["optimizer"] is None and ckpt["ema"] is None and ckpt["model"].names == {0: "hand"}
+    assert [r["weight"] for r in ckpt["handdet_average"]] == [0.25, 0.75]
+    assert ckpt["handdet_average"][1]["path"] == str(nudged)
+
+
+def test_a_model_averaged_with_itself_finds_the_same_hands(tmp_path, hand_photos):
+    from handdet.infer.predictor import PredictorSettings, load_predictor
+
+    out = average_checkpoints([SHIPPED_PT, SHIPPED_PT], tmp_path / "self.pt")
+    settings = PredictorSettings(conf=0.5)
+    shipped, soup = load_predictor(SHIPPED_PT, settings=settings), load_predictor(out, settings=settings)
+    found = 0
+    for im in hand_photos:
+        want, got = shipped(im), soup(im)
+        assert len(got) == len(want)
+        assert np.allclose(got.xyxy, want.xyxy, atol=1.0) and np.allclose(got.confidence, want.confidence, atol=0.01)
+        found += len(got) >= 1
+    assert found == len(hand_photos)  # a hand in each ASL photo
+
+
+def test_another_architecture_is_refused_with_the_files_name(coco_weights, tmp_path):
+    out = tmp_path / "soup.pt"
+    with pytest.raises(WeightsError, match=r"yolov8n-coco\.pt: (classes|another architecture)"):
+        average_checkpoints([SHIPPED_PT, coco_weights], out)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_truncated_checkpoint_is_one_line_and_leaves_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(SHIPPED_PT.read_bytes()[:1000])
+    out = tmp_path / "soup.pt"
+    assert main(["average", str(SHIPPED_PT), str(bad), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("handdet: error:") and "bad.pt" in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_cli_writes_the_soup_and_says_what_went_in(nudged, tmp_path, capsys):
+    out = tmp_path / "soup.pt"
+    assert main(["average", str(SHIPPED_PT), str(nudged), "-o", str(out), "--weights", "1,1"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("handdet average: 2 checkpoints") and str(out) in line and "0.50" in line
+    assert torch.load(out, map_location="cpu", weights_only=False)["handdet_average"][0]["weight"] == 0.5
