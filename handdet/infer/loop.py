@@ -107,7 +107,8 @@ class BackgroundSink:
     def __init__(self, sink, depth: int = 4):
         self.sink = sink
         self._q: queue.Queue = queue.Queue(maxsize=max(1, depth))
-        self._error: BaseException | None = None
+        self._error: BaseException | None = None  # the first error; no frame is written after it
+        self._raised = False
         self._thread = threading.Thread(target=self._work, name="handdet-writer", daemon=True)
         self._thread.start()
 
@@ -123,9 +124,10 @@ class BackgroundSink:
                     self._error = e
 
     def _raise(self) -> None:
-        if self._error is not None:
-            e, self._error = self._error, None
-            raise e
+        """Raise the writer's first error in the loop's thread, once (not again at `close`)."""
+        if self._error is not None and not self._raised:
+            self._raised = True
+            raise self._error
 
     def write(self, image: np.ndarray, name: str = "") -> None:
         self._raise()
