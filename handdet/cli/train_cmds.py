@@ -112,6 +112,8 @@ def loso_cmd(
                              "(finished folds are re-scored, not retrained)."),
     average_with: Path = typer.Option(None, "--average-with", help="Another loso --out folder: score each fold "
                                       "as the average of its weights and that run's same fold (handdet average)."),
+    average_weights: str = typer.Option(None, "--average-weights", help="Comma-separated mixing weights of this "
+                                        "run's fold and the --average-with one, e.g. 3,1 (default: equal)."),
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
     from handdet.core.paths import build_dir
@@ -127,6 +129,8 @@ def loso_cmd(
     result = leave_one_source_out(cfg, out, only=only.split(",") if only else None,
                                   data_root=str(data_dir) if data_dir else None,
                                   weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe,
-                                  tta=tta, average_with=average_with)
+                                  tta=tta, average_with=average_with,
+                                  average_weights=[float(w) for w in average_weights.split(",")] if average_weights
+                                  else None)
     typer.echo(result.table())
     typer.echo(result.summary_line(out / "loso.md"))

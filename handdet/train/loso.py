@@ -121,6 +121,7 @@ def leave_one_source_out(
     mediapipe: bool = True,
     tta: bool = False,
     average_with: str | os.PathLike | None = None,
+    average_weights: list[float] | None = None,
     log=print,
 ) -> LosoResult:
     """Run (or reuse) one training per hand source of `cfg.data.sources`, then score each on its source.
@@ -135,6 +136,7 @@ def leave_one_source_out(
         average_with: the `out` folder of another leave-one-source-out run (another recipe or schedule); each
             fold is scored as the average of its weights and that run's fold without the same source
             (`handdet average`), written to `runs/<source>/averaged.pt`.
+        average_weights: the mixing weights of the fold's model and the other run's (default: equal).
 
     Raises:
         HanddetError: a config without two hand sources, an unknown name in `only`, or an `average_with`
@@ -160,7 +162,7 @@ def leave_one_source_out(
         partner = None
         if average_with is not None:
             partner = _finished_fold(Path(average_with) / "runs" / fcfg.name)
-            best = average_checkpoints([best, partner], out / "runs" / fcfg.name / "averaged.pt")
+            best = average_checkpoints([best, partner], out / "runs" / fcfg.name / "averaged.pt", average_weights)
             log(f"handdet loso: scoring the average of {fcfg.name}'s fold and {partner}")
         held = replace(src, split={"test": 1.0}, weight=1.0, negatives=0.0)
         held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)

@@ -119,7 +119,8 @@ def test_folds_scored_as_the_average_with_another_run(loso_run, tmp_path, capsys
         (out / "runs").mkdir(parents=True, exist_ok=True)
         (out / "runs" / name).symlink_to(root / "out" / "runs" / name)
     i = args.index("--out")
-    avg_args = [*args[:i], "--out", str(out), *args[i + 2:], "--average-with", str(root / "out")]
+    avg_args = [*args[:i], "--out", str(out), *args[i + 2:], "--average-weights", "3,1",
+                "--average-with", str(root / "out")]
     assert main(avg_args) == 0
     assert "scoring the average of" in capsys.readouterr().out
     folds = json.loads((out / "loso.json").read_text())
@@ -128,7 +129,7 @@ def test_folds_scored_as_the_average_with_another_run(loso_run, tmp_path, capsys
         p = plain[f["source"]]
         inputs = torch.load(out / "runs" / f["source"] / "averaged.pt", map_location="cpu",
                             weights_only=False)["handdet_average"]
-        assert [Path(x["path"]).name for x in inputs] == ["best.pt", "best.pt"]
+        assert [(Path(x["path"]).name, x["weight"]) for x in inputs] == [("best.pt", 0.75), ("best.pt", 0.25)]
         assert f["averaged_with"] == str(Path(p["run_dir"]) / "weights" / "best.pt")
         for k in ("ap50", "ap50_95", "recall", "kept_ap50"):
             assert f[k] == pytest.approx(p[k], abs=1e-6), (f["source"], k)
