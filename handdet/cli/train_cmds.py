@@ -52,9 +52,9 @@ def average_cmd(
 ) -> None:
     """Average the weights of fine-tuned checkpoints into one model ("model soup"): same speed, often
     better on photos unlike the training ones. Measure it on a source none of them saw."""
-    from handdet.train.average import average_checkpoints, mix_weights
+    from handdet.train.average import average_checkpoints, mix_weights, parse_mix
 
-    mix = [float(w) for w in weights.split(",")] if weights else None
+    mix = parse_mix(weights)
     path = average_checkpoints(checkpoints, out, mix)
     mixed = zip(checkpoints, mix_weights(mix, len(checkpoints)), strict=True)
     shares = ", ".join(f"{p} {w:.2f}" for p, w in mixed)
@@ -117,6 +117,7 @@ def loso_cmd(
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
     from handdet.core.paths import build_dir
+    from handdet.train.average import parse_mix
     from handdet.train.config import load_train_config
     from handdet.train.loso import leave_one_source_out
 
@@ -129,8 +130,6 @@ def loso_cmd(
     result = leave_one_source_out(cfg, out, only=only.split(",") if only else None,
                                   data_root=str(data_dir) if data_dir else None,
                                   weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe,
-                                  tta=tta, average_with=average_with,
-                                  average_weights=[float(w) for w in average_weights.split(",")] if average_weights
-                                  else None)
+                                  tta=tta, average_with=average_with, average_weights=parse_mix(average_weights))
     typer.echo(result.table())
     typer.echo(result.summary_line(out / "loso.md"))

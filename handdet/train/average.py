@@ -18,6 +18,16 @@ from handdet.core.errors import WeightsError
 from handdet.train.model import check_checkpoint
 
 
+def parse_mix(text: str | None) -> list[float] | None:
+    """Mixing weights from the command line, e.g. "3,1"; None stays None (equal weights)."""
+    if not text:
+        return None
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise WeightsError(f"mixing weights '{text}': not comma-separated numbers (e.g. 3,1)") from None
+
+
 def mix_weights(weights: Sequence[float] | None, n: int) -> list[float]:
     """Normalised mixing weights for `n` checkpoints (uniform when None); positive and one per input."""
     if n < 2:
@@ -25,7 +35,7 @@ def mix_weights(weights: Sequence[float] | None, n: int) -> list[float]:
     if weights is None:
         return [1.0 / n] * n
     if len(weights) != n or any(w <= 0 for w in weights):
-        raise WeightsError(f"--weights needs {n} positive numbers (one per checkpoint), got {list(weights)}")
+        raise WeightsError(f"mixing weights: need {n} positive numbers (one per checkpoint), got {list(weights)}")
     total = float(sum(weights))
     return [w / total for w in weights]
 

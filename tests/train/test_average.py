@@ -10,7 +10,7 @@ import torch
 from handdet.cli import main
 from handdet.core.errors import WeightsError
 from handdet.core.paths import SHIPPED_PT
-from handdet.train.average import average_checkpoints, mix_weights
+from handdet.train.average import average_checkpoints, mix_weights, parse_mix
 
 pytestmark = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handdet-n.pt not built yet")
 
@@ -46,7 +46,10 @@ def hand_photos(shared_dir):
 def test_mixing_weights_are_normalised_and_checked():
     assert mix_weights(None, 4) == [0.25] * 4
     assert mix_weights([1, 3], 2) == [0.25, 0.75]
-    with pytest.raises(WeightsError, match="two positive numbers|2 positive"):
+    assert parse_mix("3,1") == [3.0, 1.0] and parse_mix(None) is None
+    with pytest.raises(WeightsError, match="not comma-separated numbers"):
+        parse_mix("3;1")
+    with pytest.raises(WeightsError, match="need 2 positive numbers"):
         mix_weights([1.0], 2)
     with pytest.raises(WeightsError, match="positive"):
         mix_weights([1.0, 0.0], 2)
@@ -103,6 +106,13 @@ def test_a_truncated_checkpoint_is_one_line_and_leaves_nothing(tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err.startswith("handdet: error:") and "bad.pt" in err and "\n" not in err
     assert not out.exists()
+
+
+def test_cli_bad_weights_are_one_line(tmp_path, capsys):
+    out = tmp_path / "soup.pt"
+    assert main(["average", str(SHIPPED_PT), str(SHIPPED_PT), "-o", str(out), "--weights", "1,x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("handdet: error: mixing weights '1,x'") and "\n" not in err and not out.exists()
 
 
 def test_cli_writes_the_soup_and_says_what_went_in(nudged, tmp_path, capsys):
