@@ -80,17 +80,33 @@ def _load(path: Path):
     return ckpt, model.float()
 
 
+def seed_warning(train_args: Sequence[dict | None]) -> str | None:
+    """A warning when the inputs were trained with different seeds. A detection head with a new class count
+    starts from random weights drawn with the run's seed, so runs with different seeds share their backbone's
+    start but not their head's, and their mean can be a broken model (measured: a leave-one-source-out fold
+    averaged with the same recipe at seed 1 kept no hand at 0.5)."""
+    seeds = sorted({(a or {}).get("seed") for a in train_args}, key=str)
+    if len(seeds) < 2:
+        return None
+    return (f"the checkpoints were trained with different seeds ({', '.join(map(str, seeds))}): layers a run "
+            f"initialises at random (a new class head) started apart, so the average may find nothing; measure it")
+
+
 def average_checkpoints(paths: Sequence[str | Path], out: str | Path,
-                        weights: Sequence[float] | None = None) -> Path:
+                        weights: Sequence[float] | None = None, log=print) -> Path:
     """Write `out`: an Ultralytics `.pt` (FP16, no optimizer, as Ultralytics strips a finished run) whose
     weights are the weighted mean of `paths`' models. Its names, arguments and class list are the first
-    input's; `handdet_average` records the inputs and their weights. Written atomically."""
+    input's; `handdet_average` records the inputs and their weights. Written atomically. Inputs trained
+    with different seeds are averaged with a warning (`seed_warning`)."""
     import torch
 
     paths = [Path(p) for p in paths]
     mix = mix_weights(weights, len(paths))
     loaded = [_load(p) for p in paths]
     names = [str(p) for p in paths]
+    warning = seed_warning([c.get("train_args") for c, _ in loaded])
+    if warning:
+        log(f"handdet average: warning: {warning}")
     classes = [getattr(m, "names", None) for _, m in loaded]
     for name, c in zip(names[1:], classes[1:], strict=True):
         if c != classes[0]:

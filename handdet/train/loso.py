@@ -162,7 +162,8 @@ def leave_one_source_out(
         partner = None
         if average_with is not None:
             partner = _finished_fold(Path(average_with) / "runs" / fcfg.name)
-            best = average_checkpoints([best, partner], out / "runs" / fcfg.name / "averaged.pt", average_weights)
+            best = average_checkpoints([best, partner], out / "runs" / fcfg.name / "averaged.pt", average_weights,
+                                       log=log)
             log(f"handdet loso: scoring the average of {fcfg.name}'s fold and {partner}")
         held = replace(src, split={"test": 1.0}, weight=1.0, negatives=0.0)
         held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)

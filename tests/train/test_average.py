@@ -91,6 +91,20 @@ def test_a_model_averaged_with_itself_finds_the_same_hands(tmp_path, hand_photos
     assert found == len(hand_photos)  # a hand in each ASL photo
 
 
+def test_inputs_of_different_seeds_are_averaged_with_a_warning(tmp_path, capsys):
+    """Their random new layers started apart: the mean can be a broken model (measured on a fold), so say so."""
+    ckpt = torch.load(SHIPPED_PT, map_location="cpu", weights_only=False)
+    assert ckpt["train_args"]["seed"] == 0
+    ckpt["train_args"] = {**ckpt["train_args"], "seed": 1}
+    other = tmp_path / "seed1.pt"
+    torch.save(ckpt, other)
+    assert main(["average", str(SHIPPED_PT), str(other), "-o", str(tmp_path / "soup.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: the checkpoints were trained with different seeds (0, 1)" in out
+    assert main(["average", str(SHIPPED_PT), str(SHIPPED_PT), "-o", str(tmp_path / "same.pt")]) == 0
+    assert "warning" not in capsys.readouterr().out
+
+
 def test_another_architecture_is_refused_with_the_files_name(coco_weights, tmp_path):
     out = tmp_path / "soup.pt"
     with pytest.raises(WeightsError, match=r"yolov8n-coco\.pt: (classes|another architecture)"):
