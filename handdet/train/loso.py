@@ -26,6 +26,7 @@ from handdet.core.errors import HanddetError, one_line
 from handdet.train.average import average_checkpoints
 from handdet.train.config import DataConfig, SourceConfig, TrainConfig
 
+DONE = "handdet-done.json"  # written in a fold's run folder when it finished: its best.pt, reused on re-runs
 LOSO_EVAL_CONF = 0.001  # (float) predictions for AP keep nearly every box, as in `handdet eval`
 
 
@@ -162,6 +163,9 @@ def leave_one_source_out(
         partner = None
         if average_with is not None:
             partner = _finished_fold(Path(average_with) / "runs" / fcfg.name)
+            if partner is None:
+                raise HanddetError(f"loso: {Path(average_with) / 'runs' / fcfg.name / DONE} not found: --average-with "
+                                   f"needs that run's fold finished (run `handdet loso` with its --out first)")
             best = average_checkpoints([best, partner], out / "runs" / fcfg.name / "averaged.pt", average_weights,
                                        log=log)
             log(f"handdet loso: scoring the average of {fcfg.name}'s fold and {partner}")
@@ -182,25 +186,22 @@ def _train_fold(fcfg: TrainConfig, data_root: str | None, weights_dir: str | Non
     from handdet.train import trainer
 
     run_dir = Path(fcfg.project) / fcfg.name
-    done = run_dir / "handdet-done.json"
-    if done.is_file():
+    finished = _finished_fold(run_dir)
+    if finished is not None:
         log(f"handdet loso: reusing {run_dir}")
-        return Path(json.loads(done.read_text())["best"])
+        return finished
     if (run_dir / "handdet.yaml").is_file():
         res = trainer.resume(run_dir, log=log)
     else:
         res = trainer.train(fcfg, data_root=data_root, weights_dir=weights_dir, log=log, exist_ok=True)
-    write_text_atomic(done, json.dumps({"best": str(res.best), "epochs": fcfg.epochs}) + "\n")
+    write_text_atomic(run_dir / DONE, json.dumps({"best": str(res.best), "epochs": fcfg.epochs}) + "\n")
     return res.best
 
 
-def _finished_fold(run_dir: Path) -> Path:
-    """best.pt of a finished fold run of another `handdet loso` output."""
-    done = run_dir / "handdet-done.json"
-    if not done.is_file():
-        raise HanddetError(f"loso: {done} not found: --average-with needs that run's fold finished "
-                           f"(run `handdet loso` with its --out first)")
-    return Path(json.loads(done.read_text())["best"])
+def _finished_fold(run_dir: Path) -> Path | None:
+    """best.pt of a fold run that finished (its `handdet-done.json`), else None."""
+    done = run_dir / DONE
+    return Path(json.loads(done.read_text())["best"]) if done.is_file() else None
 
 
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,
