@@ -110,10 +110,12 @@ def loso_cmd(
     weights_dir: Path = typer.Option(None, "--weights-dir", help="Pretrained weights folder ($HANDDET_WEIGHTS)."),
     tta: bool = typer.Option(False, "--tta/--no-tta", help="Score each fold with flip test-time augmentation "
                              "(finished folds are re-scored, not retrained)."),
-    average_with: Path = typer.Option(None, "--average-with", help="Another loso --out folder: score each fold "
-                                      "as the average of its weights and that run's same fold (handdet average)."),
+    average_with: list[Path] = typer.Option(None, "--average-with", help="Another loso --out folder (repeat for "
+                                            "more): score each fold as the average of its weights and those runs' "
+                                            "same fold (handdet average; same seed)."),
     average_weights: str = typer.Option(None, "--average-weights", help="Comma-separated mixing weights of this "
-                                        "run's fold and the --average-with one, e.g. 3,1 (default: equal)."),
+                                        "run's fold and the --average-with ones in order, e.g. 3,1 or 2,1,1 "
+                                        "(default: equal)."),
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
     from handdet.core.paths import build_dir

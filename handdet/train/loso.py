@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from handdet.core.atomic import write_text_atomic
 from handdet.core.errors import HanddetError, one_line
-from handdet.train.average import average_checkpoints
+from handdet.train.average import average_checkpoints, mix_weights
 from handdet.train.config import DataConfig, SourceConfig, TrainConfig
 
 DONE = "handdet-done.json"  # written in a fold's run folder when it finished: its best.pt, reused on re-runs
@@ -52,7 +53,7 @@ class FoldScore:
     tta: str = "none"  # test-time augmentation the fold model was scored with ("flip": `infer.tta`)
     kept_ap50: float | None = None  # AP from only the boxes `handdet predict` keeps at `conf`: what a user gets,
     kept_ap50_95: float | None = None  # and what MediaPipe's figures (at its own default) compare with
-    averaged_with: str | None = None  # the other fold run whose weights were averaged in (`train.average`)
+    averaged_with: list[str] | None = None  # the other fold runs whose weights were averaged in (`train.average`)
 
 
 @dataclass
@@ -121,7 +122,7 @@ def leave_one_source_out(
     weights_dir: str | None = None,
     mediapipe: bool = True,
     tta: bool = False,
-    average_with: str | os.PathLike | None = None,
+    average_with: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
     average_weights: list[float] | None = None,
     log=print,
 ) -> LosoResult:
@@ -134,10 +135,11 @@ def leave_one_source_out(
         mediapipe: also score MediaPipe Hands on each left-out source (skipped with a note if it cannot run).
         tta: score the fold models with flip test-time augmentation (`infer.tta`); finished folds are only
             re-scored.
-        average_with: the `out` folder of another leave-one-source-out run (another recipe or schedule); each
-            fold is scored as the average of its weights and that run's fold without the same source
-            (`handdet average`), written to `runs/<source>/averaged.pt`.
-        average_weights: the mixing weights of the fold's model and the other run's (default: equal).
+        average_with: the `out` folder(s) of other leave-one-source-out runs (other recipes, schedules or
+            augmentations, same seed); each fold is scored as the average of its weights and those runs' folds
+            without the same source (`handdet average`), written to `runs/<source>/averaged.pt`.
+        average_weights: the mixing weights of the fold's model and the other runs', in that order (default:
+            equal).
 
     Raises:
         HanddetError: a config without two hand sources, an unknown name in `only`, or an `average_with`
@@ -155,26 +157,25 @@ def leave_one_source_out(
             raise HanddetError(f"loso: '{unknown[0]}' is not a hand source of the config "
                                f"({', '.join(s.label for s in hands)})")
         hands = [s for s in hands if s.label in only]
+    others = [average_with] if isinstance(average_with, (str, os.PathLike)) else list(average_with or [])
+    if others:
+        mix_weights(average_weights, 1 + len(others))  # a bad mix fails before any training
     result = LosoResult()
     for k, src in enumerate(hands, 1):
         log(f"handdet loso: fold {k}/{len(hands)}: train without {src.label}")
         fcfg = fold_config(cfg, src, out / "runs")
         best = _train_fold(fcfg, data_root, weights_dir, log)
-        partner = None
-        if average_with is not None:
-            partner = _finished_fold(Path(average_with) / "runs" / fcfg.name)
-            if partner is None:
-                raise HanddetError(f"loso: {Path(average_with) / 'runs' / fcfg.name / DONE} not found: --average-with "
-                                   f"needs that run's fold finished (run `handdet loso` with its --out first)")
-            best = average_checkpoints([best, partner], out / "runs" / fcfg.name / "averaged.pt", average_weights,
+        partners = [_partner_fold(Path(o) / "runs" / fcfg.name) for o in others]
+        if partners:
+            best = average_checkpoints([best, *partners], out / "runs" / fcfg.name / "averaged.pt", average_weights,
                                        log=log)
-            log(f"handdet loso: scoring the average of {fcfg.name}'s fold and {partner}")
+            log(f"handdet loso: scoring the average of {fcfg.name}'s fold and {', '.join(map(str, partners))}")
         held = replace(src, split={"test": 1.0}, weight=1.0, negatives=0.0)
         held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)
         fold_yaml = prepare_data(fcfg.data, data_root, log=log)
         fold = score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log, tta)
-        if partner is not None:
-            fold = replace(fold, run_dir=str(out / "runs" / fcfg.name), averaged_with=str(partner))
+        if partners:
+            fold = replace(fold, run_dir=str(out / "runs" / fcfg.name), averaged_with=[str(p) for p in partners])
         result.folds.append(fold)
         _write(result, out)
         log(result.table())
@@ -202,6 +203,15 @@ def _finished_fold(run_dir: Path) -> Path | None:
     """best.pt of a fold run that finished (its `handdet-done.json`), else None."""
     done = run_dir / DONE
     return Path(json.loads(done.read_text())["best"]) if done.is_file() else None
+
+
+def _partner_fold(run_dir: Path) -> Path:
+    """best.pt of another run's finished fold, to average with (`--average-with`)."""
+    best = _finished_fold(run_dir)
+    if best is None:
+        raise HanddetError(f"loso: {run_dir / DONE} not found: --average-with needs that run's fold finished "
+                           f"(run `handdet loso` with its --out first)")
+    return best
 
 
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,

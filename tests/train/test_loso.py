@@ -107,9 +107,9 @@ def test_rerun_reuses_finished_folds(loso_run, capsys):
     assert (root / "out" / "runs" / "asl" / "weights" / "best.pt").stat().st_mtime_ns == before
 
 
-def test_folds_scored_as_the_average_with_another_run(loso_run, tmp_path, capsys):
-    """--average-with: each fold's weights averaged with the other run's same fold, then scored. With the run
-    itself as the other run the average is the fold's own model, so the scores must be the fold's."""
+def test_folds_scored_as_the_average_with_other_runs(loso_run, tmp_path, capsys):
+    """--average-with (repeatable): each fold's weights averaged with the other runs' same fold, then scored.
+    With the run itself as both other runs the average is the fold's own model, so the scores must be the fold's."""
     import torch
 
     root, args = loso_run
@@ -119,8 +119,8 @@ def test_folds_scored_as_the_average_with_another_run(loso_run, tmp_path, capsys
         (out / "runs").mkdir(parents=True, exist_ok=True)
         (out / "runs" / name).symlink_to(root / "out" / "runs" / name)
     i = args.index("--out")
-    avg_args = [*args[:i], "--out", str(out), *args[i + 2:], "--average-weights", "3,1",
-                "--average-with", str(root / "out")]
+    avg_args = [*args[:i], "--out", str(out), *args[i + 2:], "--average-weights", "2,1,1",
+                "--average-with", str(root / "out"), "--average-with", str(root / "out")]
     assert main(avg_args) == 0
     assert "scoring the average of" in capsys.readouterr().out
     folds = json.loads((out / "loso.json").read_text())
@@ -129,14 +129,20 @@ def test_folds_scored_as_the_average_with_another_run(loso_run, tmp_path, capsys
         p = plain[f["source"]]
         inputs = torch.load(out / "runs" / f["source"] / "averaged.pt", map_location="cpu",
                             weights_only=False)["handdet_average"]
-        assert [(Path(x["path"]).name, x["weight"]) for x in inputs] == [("best.pt", 0.75), ("best.pt", 0.25)]
-        assert f["averaged_with"] == str(Path(p["run_dir"]) / "weights" / "best.pt")
+        assert [(Path(x["path"]).name, x["weight"]) for x in inputs] == [("best.pt", 0.5), ("best.pt", 0.25),
+                                                                          ("best.pt", 0.25)]
+        assert f["averaged_with"] == [str(Path(p["run_dir"]) / "weights" / "best.pt")] * 2
         for k in ("ap50", "ap50_95", "recall", "kept_ap50"):
             assert f[k] == pytest.approx(p[k], abs=1e-6), (f["source"], k)
     assert "| asl (averaged) |" in (out / "loso.md").read_text()
     # the other run must have finished the same fold
     assert main([*avg_args[:-1], str(tmp_path / "nothing")]) == 2
     assert "--average-with needs that run's fold finished" in capsys.readouterr().err
+    # a mix that does not match the inputs fails before anything is trained or scored
+    bad = [*avg_args[:-2]]
+    bad[bad.index("2,1,1")] = "3,1,1,1"
+    assert main(bad) == 2
+    assert "need 2 positive numbers" in capsys.readouterr().err
 
 
 def test_fold_config_leaves_one_out():
