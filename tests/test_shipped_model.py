@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handde
 FLOORS = {"subhi-hands-voc": (0.99, 0.85), "asl-letters": (0.99, 0.83), "hands-v2": (0.95, 0.85),
           "gloves-ppe": (0.76, 0.44)}
 # source -> AP50 floor of the boxes the default model keeps at its own confidence (what `handdet predict` gives)
-KEPT_FLOORS = {"subhi-hands-voc": 0.98, "asl-letters": 0.98, "hands-v2": 0.92, "gloves-ppe": 0.53}
+KEPT_FLOORS = {"subhi-hands-voc": 0.98, "asl-letters": 0.98, "hands-v2": 0.92, "gloves-ppe": 0.63}
 MAX_FP_PER_100_UNSEEN = 0.5  # the issue's goal, on the two test-only hand-free folders, default model at its default conf
 
 
