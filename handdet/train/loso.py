@@ -158,8 +158,11 @@ def leave_one_source_out(
                                f"({', '.join(s.label for s in hands)})")
         hands = [s for s in hands if s.label in only]
     others = [average_with] if isinstance(average_with, (str, os.PathLike)) else list(average_with or [])
-    if others:
-        mix_weights(average_weights, 1 + len(others))  # a bad mix fails before any training
+    if others:  # a bad mix or a missing partner fold fails before any training
+        mix_weights(average_weights, 1 + len(others))
+        for src in hands:
+            for o in others:
+                _partner_fold(Path(o) / "runs" / slug(src.label))
     result = LosoResult()
     for k, src in enumerate(hands, 1):
         log(f"handdet loso: fold {k}/{len(hands)}: train without {src.label}")

@@ -135,9 +135,13 @@ def test_folds_scored_as_the_average_with_other_runs(loso_run, tmp_path, capsys)
         for k in ("ap50", "ap50_95", "recall", "kept_ap50"):
             assert f[k] == pytest.approx(p[k], abs=1e-6), (f["source"], k)
     assert "| asl (averaged) |" in (out / "loso.md").read_text()
-    # the other run must have finished the same fold
-    assert main([*avg_args[:-1], str(tmp_path / "nothing")]) == 2
+    # the other runs must have finished the same folds, checked before any fold is trained or scored
+    fresh = tmp_path / "fresh"
+    j = avg_args.index(str(out))
+    missing = [*avg_args[:j], str(fresh), *avg_args[j + 1:-1], str(tmp_path / "nothing")]
+    assert main(missing) == 2
     assert "--average-with needs that run's fold finished" in capsys.readouterr().err
+    assert not fresh.exists(), "nothing trained before the missing partner was found"
     # a mix that does not match the inputs fails before anything is trained or scored
     bad = [*avg_args[:-2]]
     bad[bad.index("2,1,1")] = "3,1,1,1"
