@@ -160,15 +160,13 @@ def leave_one_source_out(
     others = [average_with] if isinstance(average_with, (str, os.PathLike)) else list(average_with or [])
     if others:  # a bad mix or a missing partner fold fails before any training
         mix_weights(average_weights, 1 + len(others))
-        for src in hands:
-            for o in others:
-                _partner_fold(Path(o) / "runs" / slug(src.label))
+    partners_of = {src.label: [_partner_fold(Path(o) / "runs" / slug(src.label)) for o in others] for src in hands}
     result = LosoResult()
     for k, src in enumerate(hands, 1):
         log(f"handdet loso: fold {k}/{len(hands)}: train without {src.label}")
         fcfg = fold_config(cfg, src, out / "runs")
         best = _train_fold(fcfg, data_root, weights_dir, log)
-        partners = [_partner_fold(Path(o) / "runs" / fcfg.name) for o in others]
+        partners = partners_of[src.label]
         if partners:
             best = average_checkpoints([best, *partners], out / "runs" / fcfg.name / "averaged.pt", average_weights,
                                        log=log)
