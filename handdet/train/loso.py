@@ -104,10 +104,15 @@ def hand_sources(data: DataConfig) -> list[SourceConfig]:
 
 
 def fold_config(cfg: TrainConfig, left_out: SourceConfig, project: Path) -> TrainConfig:
-    """`cfg` without `left_out`, its run in `project/<source>`, no end-of-run eval (the fold scores itself)."""
+    """`cfg` without `left_out`, its run in `project/<source>`, no end-of-run eval (the fold scores itself).
+
+    A `{fold}` in `cfg.model` becomes the fold's name, so each fold can start from its own model (e.g.
+    `build/loso/runs/{fold}/averaged.pt`: fine-tune every fold of an earlier run, still without its source).
+    """
     kept = [s for s in cfg.data.sources if s is not left_out]
-    return replace(cfg, data=replace(cfg.data, sources=kept), project=str(project), name=slug(left_out.label),
-                   evaluate=False)
+    name = slug(left_out.label)
+    return replace(cfg, data=replace(cfg.data, sources=kept), project=str(project), name=name, evaluate=False,
+                   model=cfg.model.replace("{fold}", name))
 
 
 def slug(name: str) -> str:

@@ -160,6 +160,14 @@ def test_fold_config_leaves_one_out():
     assert replace(fc, project=cfg.project, name=cfg.name, evaluate=True, data=cfg.data) == cfg
 
 
+def test_fold_config_starts_each_fold_from_its_own_model():
+    srcs = [SourceConfig("hands-v2"), SourceConfig("b"), SourceConfig("free", format="images")]
+    cfg = TrainConfig(model="build/loso/runs/{fold}/averaged.pt", data=DataConfig(sources=srcs))
+    assert [fold_config(cfg, s, Path("/tmp/x")).model for s in srcs[:2]] == [
+        "build/loso/runs/hands-v2/averaged.pt", "build/loso/runs/b/averaged.pt"]
+    assert fold_config(replace(cfg, model="yolov8n-coco.pt"), srcs[0], Path("/tmp/x")).model == "yolov8n-coco.pt"
+
+
 def test_needs_two_hand_sources(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("data:\n  sources:\n    - {source: a}\n    - {source: b, format: images}\n")
