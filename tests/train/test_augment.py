@@ -68,6 +68,11 @@ def _rot90_boxes(boxes: np.ndarray, w: int, h: int, k: int) -> np.ndarray:
     return boxes
 
 
+def _quarter_turns(img: np.ndarray, out: np.ndarray) -> int:
+    """How many counter-clockwise quarter turns make `out` from `img`."""
+    return next(k for k in range(4) if out.shape == np.rot90(img, k).shape and np.array_equal(out, np.rot90(img, k)))
+
+
 def test_quarter_turns_keep_boxes_exact_on_a_real_photo(zidane):
     # The training recipe turns hands sideways with RandomRotate90: unlike a free angle it keeps a box exact.
     img = cv2.imread(str(zidane))
@@ -77,7 +82,7 @@ def test_quarter_turns_keep_boxes_exact_on_a_real_photo(zidane):
     seen = set()
     for seed in range(12):
         out, out_boxes, cls = apply_to_boxes(t, img, boxes, [0, 0], seed=seed)
-        k = next(k for k in range(4) if out.shape == np.rot90(img, k).shape and np.array_equal(out, np.rot90(img, k)))
+        k = _quarter_turns(img, out)
         seen.add(k)
         np.testing.assert_allclose(out_boxes, _rot90_boxes(boxes, w, h, k), atol=1e-3)
         assert list(cls) == [0, 0]
@@ -95,18 +100,19 @@ def test_quarter_turn_inside_ultralytics_training_pipeline(zidane):
     boxes = np.array([[100, 200, 400, 700], [700, 50, 1100, 710]], np.float32)
     step = Albumentations(p=1.0, transforms=build_albumentations([{"name": "RandomRotate90", "p": 1.0}]))
     turned = set()
-    for seed in range(12):
-        torch.manual_seed(seed)  # the step seeds Albumentations from torch's seed, as in a DataLoader worker
-        labels = step({"img": img.copy(), "cls": np.zeros((2, 1), np.float32),
-                       "instances": Instances(boxes.copy(), segments=np.zeros((0, 1000, 2), np.float32),
-                                              bbox_format="xyxy", normalized=False)})
-        out = labels["img"]
-        k = next(k for k in range(4) if out.shape == np.rot90(img, k).shape and np.array_equal(out, np.rot90(img, k)))
-        turned.add(k)
-        inst = labels["instances"]
-        inst.denormalize(out.shape[1], out.shape[0])
-        inst.convert_bbox("xyxy")
-        got = inst.bboxes[np.argsort(inst.bboxes[:, 0])]
-        want = _rot90_boxes(boxes, w, h, k)
-        np.testing.assert_allclose(got, want[np.argsort(want[:, 0])], atol=1e-2)
+    with torch.random.fork_rng():
+        for seed in range(12):
+            torch.manual_seed(seed)  # the step seeds Albumentations from torch's seed, as in a DataLoader worker
+            labels = step({"img": img.copy(), "cls": np.zeros((2, 1), np.float32),
+                           "instances": Instances(boxes.copy(), segments=np.zeros((0, 1000, 2), np.float32),
+                                                  bbox_format="xyxy", normalized=False)})
+            out = labels["img"]
+            k = _quarter_turns(img, out)
+            turned.add(k)
+            inst = labels["instances"]
+            inst.denormalize(out.shape[1], out.shape[0])
+            inst.convert_bbox("xyxy")
+            got = inst.bboxes[np.argsort(inst.bboxes[:, 0])]
+            want = _rot90_boxes(boxes, w, h, k)
+            np.testing.assert_allclose(got, want[np.argsort(want[:, 0])], atol=1e-2)
     assert turned == {0, 1, 2, 3}
