@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from handdet.core.atomic import write_text_atomic
@@ -166,7 +166,8 @@ def leave_one_source_out(
     if others:  # a bad mix or a missing partner fold fails before any training
         mix_weights(average_weights, 1 + len(others))
     partners_of = {src.label: [_partner_fold(Path(o) / "runs" / slug(src.label)) for o in others] for src in hands}
-    result = LosoResult()
+    order = [s.label for s in hand_sources(cfg.data)]
+    result = LosoResult(folds=_earlier_folds(out, redo={s.label for s in hands}))
     for k, src in enumerate(hands, 1):
         log(f"handdet loso: fold {k}/{len(hands)}: train without {src.label}")
         fcfg = fold_config(cfg, src, out / "runs")
@@ -182,7 +183,8 @@ def leave_one_source_out(
         fold = score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log, tta)
         if partners:
             fold = replace(fold, run_dir=str(out / "runs" / fcfg.name), averaged_with=[str(p) for p in partners])
-        result.folds.append(fold)
+        result.folds = sorted([*result.folds, fold], key=lambda f: order.index(f.source) if f.source in order
+                              else len(order))
         _write(result, out)
         log(result.table())
     return result
@@ -266,6 +268,21 @@ def _jsonable(d: dict | None) -> dict | None:
         return None
     return {k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (bool, int, str)) else v)
             for k, v in d.items()}
+
+
+def _earlier_folds(out: Path, redo: set[str]) -> list[FoldScore]:
+    """The rows an earlier run (e.g. another `--only`) wrote to the same `out`, less the folds this run scores
+    again: running the sources one at a time builds one table instead of keeping only the last."""
+    path = out / "loso.json"
+    if not path.is_file():
+        return []
+    try:
+        rows = json.loads(path.read_text())
+        names = {f.name for f in fields(FoldScore)}
+        return [FoldScore(**{k: v for k, v in r.items() if k in names}) for r in rows if r["source"] not in redo]
+    except (ValueError, TypeError, KeyError) as e:
+        raise HanddetError(f"loso: {path} is not a table handdet loso wrote ({one_line(e)}); move it away to "
+                           f"start a new one") from e
 
 
 def _write(result: LosoResult, out: Path) -> None:

@@ -107,6 +107,28 @@ def test_rerun_reuses_finished_folds(loso_run, capsys):
     assert (root / "out" / "runs" / "asl" / "weights" / "best.pt").stat().st_mtime_ns == before
 
 
+def test_one_source_at_a_time_builds_one_table(loso_run, tmp_path, capsys):
+    """`--only` rescores its fold and keeps the other folds' rows the same `--out` already holds, in config order."""
+    root, args = loso_run
+    before = json.loads((root / "out" / "loso.json").read_text())
+    assert main([*args, "--only", "palms"]) == 0
+    after = json.loads((root / "out" / "loso.json").read_text())
+    assert [f["source"] for f in after] == ["asl", "palms"]
+    assert after[0] == before[0], "the fold not rerun keeps its row as written"
+    assert after[1]["ap50"] == pytest.approx(before[1]["ap50"], abs=1e-6), "the reused fold scores the same"
+    assert "| asl |" in (root / "out" / "loso.md").read_text()
+    assert "2 folds" in capsys.readouterr().out
+    # a table that is not loso's fails in one line naming it, before any fold is trained
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "loso.json").write_text("{not json")
+    i = args.index("--out")
+    assert main([*args[:i], "--out", str(bad), *args[i + 2:]]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad / 'loso.json'} is not a table handdet loso wrote" in err and len(err.strip().splitlines()) == 1
+    assert not (bad / "runs").exists()
+
+
 def test_folds_scored_as_the_average_with_other_runs(loso_run, tmp_path, capsys):
     """--average-with (repeatable): each fold's weights averaged with the other runs' same fold, then scored.
     With the run itself as both other runs the average is the fold's own model, so the scores must be the fold's."""
