@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from handdet.core.config import deep_update, from_dict, load_yaml, parse_overrides
+from handdet.core.errors import ConfigError
 
 
 @dataclass
@@ -118,10 +119,13 @@ class TrainConfig:
 def load_train_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """Load a YAML config (or the defaults) and apply `key=value` overrides.
 
+    A config may start from another with `extends: other.yaml` (a path beside it): its keys then replace the
+    other's, mappings merging key by key and lists (sources, albumentations) replacing whole.
+
     Raises:
         ConfigError: unknown key, wrong type or bad value, naming the file and key.
     """
-    data: dict[str, Any] = load_yaml(path) if path else {}
+    data: dict[str, Any] = read_config(path) if path else {}
     source = str(path) if path else "defaults"
     if overrides:
         data = deep_update(data, parse_overrides(overrides))
@@ -130,17 +134,35 @@ def load_train_config(path: str | os.PathLike | None = None, overrides: list[str
     from handdet.train.augment import validate_albumentations
 
     validate_albumentations(cfg.albumentations, source)
-    if path and cfg.data.sources:
-        cfg.data.sources = [beside_config(s, Path(path).parent) for s in cfg.data.sources]
     return cfg
 
 
-def beside_config(sc: SourceConfig, folder: Path) -> SourceConfig:
-    """`sc` with its source made absolute when it is a relative path to something beside the config file
-    (a committed list of mined photos, say), so it is found from any working directory; other sources are
-    names in the data directory and stay as they are. The label stays the one the config gave."""
-    p = Path(sc.source).expanduser()
-    if p.is_absolute() or not (folder / p).exists():
-        return sc
-    return replace(sc, source=str((folder / p).resolve()), name=sc.label)
+def read_config(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
+    """The mapping of config `path` with its `extends:` chain merged in, and each source given as a path
+    relative to a config file made absolute (see `beside_config`), so a config and the one it extends may sit
+    in different folders."""
+    path = Path(path)
+    if path.resolve() in _chain:
+        raise ConfigError(f"{path}: 'extends' leads back to this file")
+    data = load_yaml(path)
+    sources = data.get("data", {}).get("sources") if isinstance(data.get("data"), dict) else None
+    if isinstance(sources, list):
+        data["data"] = {**data["data"], "sources": [beside_config(s, path.parent) for s in sources]}
+    if "extends" not in data:
+        return data
+    base = data.pop("extends")
+    if not isinstance(base, str) or not (path.parent / base).is_file():
+        raise ConfigError(f"{path}: 'extends: {base}' must name a config file beside this one")
+    return deep_update(read_config(path.parent / base, (*_chain, path.resolve())), data)
 
+
+def beside_config(source: Any, folder: Path) -> Any:
+    """A `data.sources` entry with its source made absolute when it is a relative path to something beside the
+    config file (a committed list of mined photos, say), so it is found from any working directory; other
+    sources are names in the data directory and stay as they are. The label stays the one the config gave."""
+    if not isinstance(source, dict) or not isinstance(source.get("source"), str):
+        return source  # left for from_dict to report
+    p = Path(source["source"]).expanduser()
+    if p.is_absolute() or not (folder / p).exists():
+        return source
+    return {**source, "source": str((folder / p).resolve()), "name": source.get("name") or source["source"].rstrip("/")}

@@ -77,3 +77,42 @@ def test_overrides(tmp_path, overrides, check):
 def test_bad_override(item, message):
     with pytest.raises(ConfigError, match=message):
         load_train_config(None, [item])
+
+
+def test_extends_merges_mappings_and_replaces_lists(tmp_path):
+    """A config extends another beside it: scalars and lists replace, mappings merge key by key, and a source
+    given as a path relative to the base config is found from the base's folder."""
+    (tmp_path / "mined.txt").write_text("")
+    (tmp_path / "base.yaml").write_text(
+        "epochs: 5\nimgsz: 320\naugment: {scale: 0.8, mixup: 0.1}\n"
+        "albumentations: [{name: Blur, p: 0.1}, {name: ToGray, p: 0.05}]\n"
+        "data: {sources: [{source: asl-letters}, {source: mined.txt, format: images}]}\n"
+    )
+    (tmp_path / "exp").mkdir()
+    child = tmp_path / "exp" / "child.yaml"
+    child.write_text("extends: ../base.yaml\nepochs: 2\naugment: {mixup: 0.0}\nalbumentations: [{name: CLAHE, p: 0.05}]\n")
+    cfg = load_train_config(child)
+    assert (cfg.epochs, cfg.imgsz) == (2, 320)
+    assert (cfg.augment.scale, cfg.augment.mixup) == (0.8, 0.0)
+    assert [a["name"] for a in cfg.albumentations] == ["CLAHE"]
+    assert [s.source for s in cfg.data.sources] == ["asl-letters", str((tmp_path / "mined.txt").resolve())]
+    assert cfg.data.sources[1].label == "mined.txt"
+    assert load_train_config(child, ["epochs=4"]).epochs == 4
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"cfg.yaml": "extends: nope.yaml\n"}, "'extends: nope.yaml' must name a config file beside this one"),
+        ({"cfg.yaml": "extends: [a.yaml]\n"}, "must name a config file"),
+        ({"cfg.yaml": "extends: b.yaml\n", "b.yaml": "extends: cfg.yaml\n"}, "'extends' leads back to this file"),
+        ({"cfg.yaml": "extends: b.yaml\n", "b.yaml": "epoch: 3\n"}, "unknown key 'epoch'"),
+    ],
+)
+def test_bad_extends_is_one_clear_error(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_train_config(tmp_path / "cfg.yaml")
+    assert message in str(e.value)
+    assert "cfg.yaml" in str(e.value) and "\n" not in str(e.value)
