@@ -145,9 +145,9 @@ def read_config(path: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dict:
     if path.resolve() in _chain:
         raise ConfigError(f"{path}: 'extends' leads back to this file")
     data = load_yaml(path)
-    sources = data.get("data", {}).get("sources") if isinstance(data.get("data"), dict) else None
-    if isinstance(sources, list):
-        data["data"] = {**data["data"], "sources": [beside_config(s, path.parent) for s in sources]}
+    block = data.get("data")
+    if isinstance(block, dict) and isinstance(block.get("sources"), list):
+        data["data"] = {**block, "sources": [beside_config(s, path.parent) for s in block["sources"]]}
     if "extends" not in data:
         return data
     base = data.pop("extends")
@@ -165,4 +165,5 @@ def beside_config(source: Any, folder: Path) -> Any:
     p = Path(source["source"]).expanduser()
     if p.is_absolute() or not (folder / p).exists():
         return source
-    return {**source, "source": str((folder / p).resolve()), "name": source.get("name") or source["source"].rstrip("/")}
+    label = source.get("name") or source["source"].rstrip("/")
+    return {**source, "source": str((folder / p).resolve()), "name": label}
