@@ -64,6 +64,16 @@ def prepare_data(cfg: DataConfig, data_root: str | Path | None = None, log=print
     return Path(report.data_yaml)
 
 
+def _content_key(path: Path) -> str | None:
+    """What identifies a source's content beyond its path: a photo list's bytes, or the recipe a generated set
+    (`handdet compose`, `handdet glove`) was made from, so an edited list or a remade set rebuilds the
+    dataset; None for other sources (the shared datasets do not change under one path)."""
+    files = [path] if path.is_file() else sorted(path.glob("*_recipe.json"))
+    if not files:
+        return None
+    return hashlib.sha1(b"".join(f.read_bytes() for f in files)).hexdigest()
+
+
 MULTISOURCE_LAYOUT = 1  # (int) bump when build_multisource writes differently, so cached datasets are rebuilt
 
 
@@ -77,8 +87,8 @@ def _multisource(cfg: DataConfig, root: Path, log) -> Path:
             from handdet.data.download import ensure_subhi
 
             ensure_subhi(root)
-    lists = {sc.label: hashlib.sha1(path.read_bytes()).hexdigest() for sc in cfg.sources
-             if (path := find_source(sc.source, root)) is not None and path.is_file()}  # an edited list rebuilds
+    lists = {sc.label: _content_key(path) for sc in cfg.sources
+             if (path := find_source(sc.source, root)) is not None and _content_key(path)}
     blob = json.dumps({"sources": to_dict(cfg.sources), "seed": cfg.seed, "root": str(root),
                        "layout": MULTISOURCE_LAYOUT, **({"lists": lists} if lists else {})}, sort_keys=True)
     out = build_dir() / "datasets" / f"multi-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"

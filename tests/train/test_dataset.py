@@ -103,6 +103,24 @@ def test_a_list_beside_the_config_is_found_from_anywhere_and_an_edit_rebuilds(ti
     assert second != first and sum(r.source == "neg" for r in read_manifest(second)) == 2
 
 
+def test_a_generated_set_remade_under_the_same_path_rebuilds(tiny_voc, tiny_yolo, build, tmp_path):
+    """A source made by `handdet compose` or `handdet glove` is remade in place (`--overwrite`); its recipe
+    says what it holds, so a new recipe rebuilds the dataset and the same recipe reuses it."""
+    import shutil
+
+    from handdet.train.config import SourceConfig
+
+    gen = tmp_path / "gloved"
+    shutil.copytree(tiny_yolo.parent, gen)
+    (gen / "glove_recipe.json").write_text('{"version": 1, "params": {"seed": 0}}\n')
+    sources = [SourceConfig(str(tiny_voc), format="voc", group=r"^(.+)_pic"),
+               SourceConfig(str(gen), name="gloved", split={"train": 1.0})]
+    first = prepare_data(DataConfig(sources=sources), log=lambda *a: None)
+    assert prepare_data(DataConfig(sources=sources), log=lambda *a: None) == first
+    (gen / "glove_recipe.json").write_text('{"version": 1, "params": {"seed": 1}}\n')
+    assert prepare_data(DataConfig(sources=sources), log=lambda *a: None) != first
+
+
 def test_prepare_command_prints_only_the_path_for_several_sources(tiny_voc, build, tmp_path, capsys):
     from handdet.cli import main
 
