@@ -18,7 +18,8 @@ def test_import_handdet_does_not_import_torch_or_ultralytics():
 
 def test_cli_help_lists_every_stage():
     out = subprocess.run([sys.executable, "-m", "handdet", "--help"], capture_output=True, text=True).stdout
-    for cmd in ("synth", "convert", "train", "eval", "predict", "export", "webcam", "prepare"):
+    for cmd in ("synth", "convert", "train", "eval", "predict", "export", "webcam", "prepare", "compose", "glove",
+                "mine", "loso", "average"):
         assert cmd in out, cmd
 
 

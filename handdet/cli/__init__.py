@@ -44,6 +44,7 @@ def _register() -> None:
         data_cmds,
         eval_cmds,
         export_cmds,
+        glove_cmds,
         infer_cmds,
         mine_cmds,
         train_cmds,

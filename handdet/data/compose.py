@@ -452,19 +452,31 @@ def _oriented_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def load_pools(data: str | os.PathLike, split: str, backgrounds: Sequence[str | os.PathLike]) -> Pools:
-    """The hands of one split of a YOLO dataset and the hand-free photos of `backgrounds`.
+@dataclass(frozen=True)
+class HandPhotos:
+    """The labelled photos of one split that give a usable hand or a close-up, and the split files of the
+    dataset (resolved paths), so callers can tell what it holds in other splits."""
 
-    A photo of `split` that also appears (same file) in another split is left out. Backgrounds that the
-    dataset holds in the other role (val/test when composing from train, train otherwise) are left out,
-    so a composed training set does not contain held-out hand-free photos.
+    photos: list[Photo]
+    hands: list[tuple[int, int]]  # (photo index, box index) of every usable box
+    closeups: list[int]  # photo indices fit for a zoom-out
+    names: dict[int, str]
+    splits: dict[str, set[str]]
+    yaml_path: Path
+
+
+def hand_photos(data: str | os.PathLike, split: str) -> HandPhotos:
+    """The labelled photos of one split of a YOLO dataset with a usable hand box or a close-up.
+
+    A photo of `split` that also appears (same file) in another split, and a background image of the
+    manifest, are left out.
 
     Raises:
-        DataError: a missing dataset, split or folder, no usable hand, or no background.
+        DataError: a missing dataset or split, or no usable hand.
     """
     from handdet.core.detections import Detections
     from handdet.data.manifest import Kind, read_manifest
-    from handdet.data.yolo_dataset import IMAGE_SUFFIXES, label_path_for, read_data_yaml, read_labels
+    from handdet.data.yolo_dataset import label_path_for, read_data_yaml, read_labels
 
     info = read_data_yaml(data)
     images = info.images(split)
@@ -500,8 +512,23 @@ def load_pools(data: str | os.PathLike, split: str, backgrounds: Sequence[str | 
     if not hands:
         raise DataError(f"{info.yaml_path}: split '{split}' has no usable hand box "
                         f"(at least {MIN_SOURCE_PX} px, apart from other hands)")
+    return HandPhotos(kept, hands, closeups, dict(info.names), resolved, info.yaml_path)
+
+
+def load_pools(data: str | os.PathLike, split: str, backgrounds: Sequence[str | os.PathLike]) -> Pools:
+    """The hands of one split of a YOLO dataset (`hand_photos`) and the hand-free photos of `backgrounds`.
+
+    Backgrounds that the dataset holds in the other role (val/test when composing from train, train
+    otherwise) are left out, so a composed training set does not contain held-out hand-free photos.
+
+    Raises:
+        DataError: a missing dataset, split or folder, no usable hand, or no background.
+    """
+    from handdet.data.yolo_dataset import IMAGE_SUFFIXES
+
+    hp = hand_photos(data, split)
     role = {"train"} if split != "train" else {"val", "test"}
-    held = set().union(*(v for s, v in resolved.items() if s in role))
+    held = set().union(*(v for s, v in hp.splits.items() if s in role))
     bgs, excluded = [], 0
     if not backgrounds:
         raise DataError("compose: no --backgrounds folder given")
@@ -520,8 +547,8 @@ def load_pools(data: str | os.PathLike, split: str, backgrounds: Sequence[str | 
                 bgs.append(real)
     if not bgs:
         raise DataError(f"{backgrounds[0]}: no usable background (each at least {MIN_SCENE_PX} px, "
-                        f"and not held out by {info.yaml_path})")
-    return Pools(kept, hands, closeups, bgs, dict(info.names), excluded)
+                        f"and not held out by {hp.yaml_path})")
+    return Pools(hp.photos, hp.hands, hp.closeups, bgs, hp.names, excluded)
 
 
 def recipe_dict(params: ComposeParams, data: str, pools: Pools, images: list[dict]) -> dict:
@@ -574,12 +601,13 @@ def read_recipe(path: str | os.PathLike) -> tuple[ComposeParams, str, Pools, lis
     return params, data, pools, images
 
 
-def data_yaml_text(names: dict[int, str], split: str) -> str:
-    """The output's data.yaml: every image in one split (no `path:`, so the folder can move)."""
+def data_yaml_text(names: dict[int, str], split: str, verb: str = "compose", recipe: str = RECIPE_NAME) -> str:
+    """The output's data.yaml: every image in one split (no `path:`, so the folder can move); `verb` wrote it
+    and `recipe` remakes it."""
     import yaml
 
     body = yaml.safe_dump({split: f"images/{split}", "names": dict(sorted(names.items()))}, sort_keys=False)
-    return f"# Written by handdet compose ({RECIPE_NAME} remakes it). Paths are relative to this file's folder.\n{body}"
+    return f"# Written by handdet {verb} ({recipe} remakes it). Paths are relative to this file's folder.\n{body}"
 
 
 def recipe_text(recipe: dict) -> str:

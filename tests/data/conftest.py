@@ -1,11 +1,16 @@
-"""Builders for the data tests: tiny real images and Pascal VOC files written by the tests."""
+"""Builders for the data tests: tiny real images and Pascal VOC files written by the tests, and a small YOLO
+dataset of real hand photos (`hand_data`) for the tests that cut hands out."""
 
 from __future__ import annotations
 
+import os
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from handdet.data.manifest import Kind, ManifestRow, write_manifest
 
 
 def make_image(path: Path, wh: tuple[int, int] = (64, 48), fmt: str = ".jpg", seed: int = 0) -> Path:
@@ -113,3 +118,44 @@ def build():
     return types.SimpleNamespace(make_image=make_image, voc_text=voc_text, write_voc=write_voc, HAND=HAND,
                                  write_json=write_json, egohands_mat=egohands_mat, oxford_mat=oxford_mat,
                                  yolo_lines=yolo_lines)
+
+
+def _link(src_images: Path, names: list[str], ds: Path, split: str, rows: list, source: str, kind=Kind.HANDS):
+    """Link real photos (and their labels, if any) into `ds` as `split`; add their manifest rows."""
+    for n in names:
+        img = ds / "images" / split / f"{source}__{n}"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        img.symlink_to(src_images / n)
+        label = ds / "labels" / split / f"{source}__{Path(n).stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        src_label = src_images.parent / "labels" / f"{Path(n).stem}.txt"
+        label.write_text(src_label.read_text() if src_label.is_file() else "")
+        rows.append(ManifestRow(f"images/{split}/{img.name}", split, source, kind, Path(n).stem))
+
+
+@pytest.fixture(scope="module")
+def hand_data(shared_dir, tmp_path_factory):
+    """A two-split YOLO dataset of real photos with a manifest: train holds 5 asl-letters photos, 1 hands-v2
+    photo and 1 gloves-ppe scene; val holds 3 other asl-letters photos and one room photo as a background.
+    Beside it, a folder of 5 hand-free room photos, the last of which is that val background."""
+    data = shared_dir / "data"
+    root = tmp_path_factory.mktemp("compose_data")
+    ds, rows = root / "ds", []
+    asl = sorted(p.name for p in (data / "asl-letters" / "images").glob("*.jpg"))
+    hv2 = sorted(p.name for p in (data / "hands-v2" / "images").glob("*.jpg"))
+    gloves = sorted(p.name for p in (data / "gloves-ppe" / "images").glob("00004_jpg*"))
+    rooms = sorted((data / "hand-free" / "places365-rooms").glob("*.jpg"))[:5]
+    _link(data / "asl-letters" / "images", asl[1:6], ds, "train", rows, "asl-letters")
+    _link(data / "hands-v2" / "images", hv2[:1], ds, "train", rows, "hands-v2")
+    _link(data / "gloves-ppe" / "images", gloves[:1], ds, "train", rows, "gloves-ppe")
+    _link(data / "asl-letters" / "images", asl[6:9], ds, "val", rows, "asl-letters")
+    _link(rooms[0].parent, [rooms[-1].name], ds, "val", rows, "hand-free/rooms", Kind.BACKGROUND)
+    (ds / "data.yaml").write_text("train: images/train\nval: images/val\nnames:\n  0: hand\n")
+    write_manifest(ds / "manifest.csv", rows)
+    bg = root / "backgrounds"
+    bg.mkdir()
+    for p in rooms:
+        (bg / p.name).symlink_to(p)
+    return types.SimpleNamespace(data=ds / "data.yaml", bg=bg, root=root, held_bg=os.path.realpath(rooms[-1]),
+                                 train={os.path.realpath(p) for p in (ds / "images" / "train").iterdir()},
+                                 val={os.path.realpath(p) for p in (ds / "images" / "val").iterdir()})

@@ -5,9 +5,6 @@ line. Cutting the hands out is tested in test_cutout.py."""
 from __future__ import annotations
 
 import json
-import os
-import types
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,52 +24,10 @@ from handdet.data.compose import (
     paste,
 )
 from handdet.data.formats.yolo import read_yolo
-from handdet.data.manifest import Kind, ManifestRow, write_manifest
 from handdet.data.records import ImageRecord
 from handdet.data.yolo_dataset import read_data_yaml, read_labels
 
 PARAMS = ComposeParams(n=6, seed=1, hands=(2, 3), zoom_out=0.3)
-
-
-def _link(src_images: Path, names: list[str], ds: Path, split: str, rows: list, source: str, kind=Kind.HANDS):
-    """Link real photos (and their labels, if any) into `ds` as `split`; add their manifest rows."""
-    for n in names:
-        img = ds / "images" / split / f"{source}__{n}"
-        img.parent.mkdir(parents=True, exist_ok=True)
-        img.symlink_to(src_images / n)
-        label = ds / "labels" / split / f"{source}__{Path(n).stem}.txt"
-        label.parent.mkdir(parents=True, exist_ok=True)
-        src_label = src_images.parent / "labels" / f"{Path(n).stem}.txt"
-        label.write_text(src_label.read_text() if src_label.is_file() else "")
-        rows.append(ManifestRow(f"images/{split}/{img.name}", split, source, kind, Path(n).stem))
-
-
-@pytest.fixture(scope="module")
-def hand_data(shared_dir, tmp_path_factory):
-    """A two-split YOLO dataset of real photos with a manifest: train holds 5 asl-letters photos, 1 hands-v2
-    photo and 1 gloves-ppe scene; val holds 3 other asl-letters photos and one room photo as a background.
-    Beside it, a folder of 5 hand-free room photos, the last of which is that val background."""
-    data = shared_dir / "data"
-    root = tmp_path_factory.mktemp("compose_data")
-    ds, rows = root / "ds", []
-    asl = sorted(p.name for p in (data / "asl-letters" / "images").glob("*.jpg"))
-    hv2 = sorted(p.name for p in (data / "hands-v2" / "images").glob("*.jpg"))
-    gloves = sorted(p.name for p in (data / "gloves-ppe" / "images").glob("00004_jpg*"))
-    rooms = sorted((data / "hand-free" / "places365-rooms").glob("*.jpg"))[:5]
-    _link(data / "asl-letters" / "images", asl[1:6], ds, "train", rows, "asl-letters")
-    _link(data / "hands-v2" / "images", hv2[:1], ds, "train", rows, "hands-v2")
-    _link(data / "gloves-ppe" / "images", gloves[:1], ds, "train", rows, "gloves-ppe")
-    _link(data / "asl-letters" / "images", asl[6:9], ds, "val", rows, "asl-letters")
-    _link(rooms[0].parent, [rooms[-1].name], ds, "val", rows, "hand-free/rooms", Kind.BACKGROUND)
-    (ds / "data.yaml").write_text("train: images/train\nval: images/val\nnames:\n  0: hand\n")
-    write_manifest(ds / "manifest.csv", rows)
-    bg = root / "backgrounds"
-    bg.mkdir()
-    for p in rooms:
-        (bg / p.name).symlink_to(p)
-    return types.SimpleNamespace(data=ds / "data.yaml", bg=bg, root=root, held_bg=os.path.realpath(rooms[-1]),
-                                 train={os.path.realpath(p) for p in (ds / "images" / "train").iterdir()},
-                                 val={os.path.realpath(p) for p in (ds / "images" / "val").iterdir()})
 
 
 @pytest.fixture(scope="module")
