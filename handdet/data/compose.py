@@ -559,14 +559,40 @@ def recipe_dict(params: ComposeParams, data: str, pools: Pools, images: list[dic
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()},
         "data": data,
         "names": {str(k): v for k, v in pools.names.items()},
-        "photos": [{"image": ph.image, "source": ph.source, "wh": list(ph.resolution_wh),
-                    "xyxy": [list(b) for b in ph.xyxy], "class_id": list(ph.class_id)} for ph in pools.photos],
+        "photos": photos_json(pools.photos),
         "hands": [list(h) for h in pools.hands],
         "closeups": pools.closeups,
         "backgrounds": pools.backgrounds,
         "excluded_backgrounds": pools.excluded_backgrounds,
         "images": images,
     }
+
+
+def photos_json(photos: Sequence[Photo]) -> list[dict]:
+    """A recipe's list of photos (`photos_from_json` reads it back)."""
+    return [{"image": ph.image, "source": ph.source, "wh": list(ph.resolution_wh),
+             "xyxy": [list(b) for b in ph.xyxy], "class_id": list(ph.class_id)} for ph in photos]
+
+
+def photos_from_json(items: list[dict]) -> list[Photo]:
+    """The photos of a recipe's list (KeyError or TypeError when it is malformed)."""
+    return [Photo(ph["image"], ph["source"], tuple(ph["wh"]), tuple(tuple(b) for b in ph["xyxy"]),
+                  tuple(ph["class_id"])) for ph in items]
+
+
+def open_recipe(path: Path, version: int) -> dict:
+    """The JSON object of a recipe file of `version`.
+
+    Raises:
+        DataError: a missing file or another version; ValueError for JSON that does not parse.
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: recipe not found")
+    r = json.loads(path.read_text())
+    if not isinstance(r, dict) or r.get("version") != version:
+        got = r.get("version") if isinstance(r, dict) else None
+        raise DataError(f"{path}: recipe version {got!r}, this handdet reads {version}")
+    return r
 
 
 def read_recipe(path: str | os.PathLike) -> tuple[ComposeParams, str, Pools, list[dict]]:
@@ -576,16 +602,11 @@ def read_recipe(path: str | os.PathLike) -> tuple[ComposeParams, str, Pools, lis
         DataError: a missing or malformed recipe, or one whose files are gone.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: recipe not found")
     try:
-        r = json.loads(path.read_text())
-        if r.get("version") != RECIPE_VERSION:
-            raise DataError(f"{path}: recipe version {r.get('version')!r}, this handdet reads {RECIPE_VERSION}")
+        r = open_recipe(path, RECIPE_VERSION)
         raw = dict(r["params"])
         params = ComposeParams(**{**raw, "hands": tuple(raw["hands"])})
-        photos = [Photo(ph["image"], ph["source"], tuple(ph["wh"]), tuple(tuple(b) for b in ph["xyxy"]),
-                        tuple(ph["class_id"])) for ph in r["photos"]]
+        photos = photos_from_json(r["photos"])
         pools = Pools(photos, [tuple(h) for h in r["hands"]], list(r["closeups"]), list(r["backgrounds"]),
                       {int(k): v for k, v in r["names"].items()}, int(r.get("excluded_backgrounds", 0)))
         data, images = str(r["data"]), list(r["images"])

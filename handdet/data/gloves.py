@@ -21,7 +21,6 @@ close-up hand sources show bare skin; a model that never saw a glove misses glov
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -37,6 +36,9 @@ from handdet.data.compose import (
     Photo,
     data_yaml_text,
     hand_photos,
+    open_recipe,
+    photos_from_json,
+    photos_json,
     recipe_text,
 )
 from handdet.data.cutout import cut_hand, soft_alpha, usable_boxes
@@ -156,8 +158,7 @@ def _recipe(params: GloveParams, data: str, photos: list[Photo], names: dict[int
         "params": asdict(params),
         "data": data,
         "names": {str(k): v for k, v in names.items()},
-        "photos": [{"image": ph.image, "source": ph.source, "wh": list(ph.resolution_wh),
-                    "xyxy": [list(b) for b in ph.xyxy], "class_id": list(ph.class_id)} for ph in photos],
+        "photos": photos_json(photos),
         "images": images,
     }
 
@@ -169,15 +170,10 @@ def read_recipe(path: str | os.PathLike) -> tuple[GloveParams, str, list[Photo],
         DataError: a missing or malformed recipe, or one whose photos are gone.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: recipe not found")
     try:
-        r = json.loads(path.read_text())
-        if r.get("version") != RECIPE_VERSION:
-            raise DataError(f"{path}: recipe version {r.get('version')!r}, this handdet reads {RECIPE_VERSION}")
+        r = open_recipe(path, RECIPE_VERSION)
         params = GloveParams(**r["params"])
-        photos = [Photo(ph["image"], ph["source"], tuple(ph["wh"]), tuple(tuple(b) for b in ph["xyxy"]),
-                        tuple(ph["class_id"])) for ph in r["photos"]]
+        photos = photos_from_json(r["photos"])
         names = {int(k): v for k, v in r["names"].items()}
         data, images = str(r["data"]), list(r["images"])
     except DataError:
