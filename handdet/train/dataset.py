@@ -87,8 +87,8 @@ def _multisource(cfg: DataConfig, root: Path, log) -> Path:
             from handdet.data.download import ensure_subhi
 
             ensure_subhi(root)
-    lists = {sc.label: _content_key(path) for sc in cfg.sources
-             if (path := find_source(sc.source, root)) is not None and _content_key(path)}
+    keys = {sc.label: _content_key(path) for sc in cfg.sources if (path := find_source(sc.source, root)) is not None}
+    lists = {label: key for label, key in keys.items() if key}
     blob = json.dumps({"sources": to_dict(cfg.sources), "seed": cfg.seed, "root": str(root),
                        "layout": MULTISOURCE_LAYOUT, **({"lists": lists} if lists else {})}, sort_keys=True)
     out = build_dir() / "datasets" / f"multi-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
