@@ -22,6 +22,8 @@ def glove_cmd(
     n: int = typer.Option(None, "--n", help="Photos to glove, each at most once (default 1200)."),
     seed: int = typer.Option(None, "--seed", help="Random seed; image i depends only on (seed, i) (default 0)."),
     share: float = typer.Option(None, "--share", help="Chance that each usable hand of a photo is gloved (default 0.9)."),
+    decoys: int = typer.Option(None, "--decoys", help="Regions away from the hands recoloured the same way, "
+                               "unlabelled, per photo: the colour alone is not a hand (default 0)."),
     split_out: str = typer.Option(None, "--split-out", help="Split of the output's data.yaml (default train)."),
     recipe: Path = typer.Option(None, "--recipe", help="Remake the set of this glove_recipe.json exactly."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
@@ -30,7 +32,7 @@ def glove_cmd(
     from handdet.core.errors import DataError
     from handdet.data.gloves import GloveParams, glove
 
-    given = {"n": n, "seed": seed, "split": split, "split_out": split_out, "share": share}
+    given = {"n": n, "seed": seed, "split": split, "split_out": split_out, "share": share, "decoys": decoys}
     given = {k: v for k, v in given.items() if v is not None}
     if recipe is not None:
         if given or data is not None:

@@ -15,6 +15,8 @@ close-up hand sources show bare skin; a model that never saw a glove misses glov
 - Colour: one glove colour a photo (a pair), from work, cotton, nitrile, rubber and leather gloves, jittered;
   the hand's own brightness is kept as shading with its contrast lowered (cloth hides knuckles and
   creases), plus fine noise (the weave). Boxes are unchanged: the glove covers the hand's own silhouette.
+- Decoys (`--decoys K`): up to K regions of the same photo, away from every hand, cut along an object's
+  outline by GrabCut and recoloured with the same glove colour, unlabelled: the colour alone is not a hand.
 - Reproducible: image i depends only on (seed, i) and the recipe's photo list; `--recipe` remakes a set
   exactly and checks each image gloved the hands the recipe says.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -56,6 +59,10 @@ COLOUR_JITTER = 15.0  # (float) uniform +- per channel: no two pairs quite alike
 CONTRAST = (0.4, 0.9)  # (float) share of the hand's own brightness variation kept as the glove's shading
 SHADE_LIMITS = (0.25, 1.6)  # (float) shading factor limits: no black holes or blown-out highlights
 NOISE_SIGMA = (1.0, 5.0)  # (float) range of the weave's per-pixel noise, in grey levels
+DECOY_SCALE = (0.7, 1.4)  # (float) a decoy's size over a gloved hand's of the same photo
+DECOY_CLEARANCE = 0.25  # (float) a decoy keeps this share of a hand box's longer side away from it
+DECOY_TRIES = 30  # (int) random placements drawn per decoy: close-ups leave little room beside the hand
+DECOY_CUTS = 4  # (int) GrabCut attempts per decoy: a patch of plain wall gives no object outline
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class GloveParams:
     split: str = "train"  # the one split of the hand dataset whose photos are used
     split_out: str = "train"  # the split the output's data.yaml puts every image in
     share: float = 0.9  # chance that each usable hand of a photo is gloved
+    decoys: int = 0  # regions away from the hands recoloured with the photo's glove colour, unlabelled
 
     def check(self) -> None:
         """Raises DataError naming the first bad setting."""
@@ -75,6 +83,7 @@ class GloveParams:
             (self.split not in SPLITS, f"--split must be one of {', '.join(SPLITS)} (got {self.split!r})"),
             (self.split_out not in SPLITS, f"--split-out must be one of {', '.join(SPLITS)} (got {self.split_out!r})"),
             (not 0 < self.share <= 1, f"--share must be in (0, 1] (got {self.share:g})"),
+            (self.decoys < 0, f"--decoys must be >= 0 (got {self.decoys})"),
         ]
         for bad, message in problems:
             if bad:
@@ -89,10 +98,12 @@ class GloveReport:
     photos: int
     split: str
     seconds: float
+    decoys: int = 0
 
     def summary_line(self) -> str:
-        return (f"gloved {self.hands} hands in {self.images} images from {self.photos} photos of split {self.split} "
-                f"in {self.seconds:.0f} s → {self.out}")
+        decoys = f" with {self.decoys} decoys" if self.decoys else ""
+        return (f"gloved {self.hands} hands in {self.images} images{decoys} from {self.photos} photos of split "
+                f"{self.split} in {self.seconds:.0f} s → {self.out}")
 
 
 def recolour(region: np.ndarray, alpha: np.ndarray, colour_bgr, contrast: float, noise: float,
@@ -116,34 +127,79 @@ def recolour(region: np.ndarray, alpha: np.ndarray, colour_bgr, contrast: float,
     return np.clip(np.round(r + alpha[..., None] * (glove - r)), 0, 255).astype(np.uint8)
 
 
-def glove_photo(image: np.ndarray, photo: Photo, rng: np.random.Generator,
-                share: float) -> tuple[np.ndarray, list[int], str]:
-    """A copy of `image` with its usable hands gloved, each with chance `share`, in one colour.
+def glove_photo(image: np.ndarray, photo: Photo, rng: np.random.Generator, share: float,
+                decoys: int = 0) -> tuple[np.ndarray, list[int], str, list[list[int]]]:
+    """A copy of `image` with its usable hands gloved, each with chance `share`, in one colour, and up to
+    `decoys` regions away from every hand recoloured the same way (`decoy_candidates`).
 
     Returns:
-        (the image, indices of the boxes gloved, the colour's name); no index when no cut-out passed.
+        (the image, indices of the boxes gloved, the colour's name, the decoys' boxes); no index when no
+        cut-out passed, and then no decoy either.
     """
     names = list(GLOVE_COLOURS)
     name = names[int(rng.integers(len(names)))]
     colour = np.asarray(GLOVE_COLOURS[name], np.float32) + rng.uniform(-COLOUR_JITTER, COLOUR_JITTER, 3)
     contrast, noise = rng.uniform(*CONTRAST), rng.uniform(*NOISE_SIGMA)
     out, done = image.copy(), []
-    xyxy = np.asarray(photo.xyxy, np.float64)
-    for k in np.flatnonzero(usable_boxes(xyxy, photo.resolution_wh)):
-        if rng.random() >= share:
-            continue
-        cut = cut_hand(image, xyxy[k], np.delete(xyxy, k, axis=0))
+    xyxy = np.asarray(photo.xyxy, np.float64).reshape(-1, 4)
+
+    def paint(box, others, wrist: bool) -> bool:
+        cut = cut_hand(image, box, others)
         if cut is None:
-            continue
+            return False
         H, W = out.shape[:2]
         x1, y1, x2, y2 = (int(round(v)) for v in cut.source_xyxy)
         x1, y1, x2, y2 = max(0, x1), max(0, y1), min(W, x2), min(H, y2)
         if x2 - x1 < 4 or y2 - y1 < 4:
-            continue
-        alpha = soft_alpha(cut.mask, (x2 - x1, y2 - y1), cut.fade)
+            return False
+        alpha = soft_alpha(cut.mask, (x2 - x1, y2 - y1), cut.fade if wrist else None)
         out[y1:y2, x1:x2] = recolour(out[y1:y2, x1:x2], alpha, colour, contrast, noise, rng)
-        done.append(int(k))
-    return out, done, name
+        return True
+
+    for k in np.flatnonzero(usable_boxes(xyxy, photo.resolution_wh)):
+        if rng.random() < share and paint(xyxy[k], np.delete(xyxy, k, axis=0), wrist=True):
+            done.append(int(k))
+    painted: list[list[int]] = []
+    if done and decoys:
+        attempts = 0
+        for box in decoy_candidates(xyxy, xyxy[done], photo.resolution_wh, decoys * DECOY_TRIES, rng):
+            if len(painted) == decoys or attempts == decoys * DECOY_CUTS:
+                break
+            if clear_of(box, np.asarray(painted, np.float64).reshape(-1, 4), 0.0):
+                attempts += 1
+                if paint(box, None, wrist=False):
+                    painted.append([int(v) for v in box])
+    return out, done, name, painted
+
+
+def clear_of(box: np.ndarray, others: np.ndarray, margin: float) -> bool:
+    """Whether `box` does not meet any of `others` (M, 4) grown by `margin` of each one's longer side."""
+    o = np.asarray(others, np.float64).reshape(-1, 4)
+    g = margin * np.maximum(o[:, 2] - o[:, 0], o[:, 3] - o[:, 1])
+    return bool(np.all((box[2] <= o[:, 0] - g) | (box[0] >= o[:, 2] + g) |
+                       (box[3] <= o[:, 1] - g) | (box[1] >= o[:, 3] + g)))
+
+
+def decoy_candidates(hands_xyxy: np.ndarray, sizes_from: np.ndarray, resolution_wh: tuple[int, int], tries: int,
+                     rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Random boxes the size of a hand of `sizes_from` (x `DECOY_SCALE`), inside the photo and clear of every
+    box of `hands_xyxy` by `DECOY_CLEARANCE` of its longer side; `tries` placements are drawn.
+
+    Why decoys: gloves are flat colours, and a model shown only gloved hands learns that a hand-sized blob
+    of glove colour is a hand (backpacks, pinwheels). Objects of the same photo recoloured with the same
+    glove colour, left unlabelled, say that the colour alone is not the hand.
+    """
+    W, H = resolution_wh
+    for _ in range(tries):
+        t = sizes_from[int(rng.integers(len(sizes_from)))]
+        s = rng.uniform(*DECOY_SCALE)
+        w, h = (t[2] - t[0]) * s, (t[3] - t[1]) * s
+        if w >= W or h >= H:
+            continue
+        x1, y1 = rng.uniform(0, W - w), rng.uniform(0, H - h)
+        box = np.array([x1, y1, x1 + w, y1 + h])
+        if clear_of(box, hands_xyxy, DECOY_CLEARANCE):
+            yield box
 
 
 def photo_order(n_photos: int, params: GloveParams) -> list[int]:
@@ -236,11 +292,14 @@ def glove(
             image = cv2.imread(ph.image, cv2.IMREAD_COLOR)
             if image is None:
                 raise DataError(f"{ph.image}: cannot read image")
-            gloved, done, colour = glove_photo(image, ph, np.random.default_rng([params.seed, i]), params.share)
+            gloved, done, colour, decoys = glove_photo(image, ph, np.random.default_rng([params.seed, i]),
+                                                       params.share, params.decoys)
             if not done:
                 continue
             name = f"glove_{i:05d}"
             record = {"name": name, "photo": pi, "hands": done, "colour": colour}
+            if params.decoys:
+                record["decoys"] = decoys
             if expected is not None and (len(images) >= len(expected) or record != expected[len(images)]):
                 raise DataError(f"{recipe}: image {name} came out differently from the recipe "
                                 "(its input files or handdet changed); nothing written")
@@ -255,4 +314,5 @@ def glove(
                             "nothing written")
         (tmp / "data.yaml").write_text(data_yaml_text(names, params.split_out, "glove", RECIPE_NAME))
         (tmp / RECIPE_NAME).write_text(recipe_text(_recipe(params, data_str, photos, names, images)))
-    return GloveReport(out, len(images), hands, len(photos), params.split, time.perf_counter() - t0)
+    return GloveReport(out, len(images), hands, len(photos), params.split, time.perf_counter() - t0,
+                       sum(len(r.get("decoys", ())) for r in images))

@@ -159,3 +159,15 @@ def hand_data(shared_dir, tmp_path_factory):
     return types.SimpleNamespace(data=ds / "data.yaml", bg=bg, root=root, held_bg=os.path.realpath(rooms[-1]),
                                  train={os.path.realpath(p) for p in (ds / "images" / "train").iterdir()},
                                  val={os.path.realpath(p) for p in (ds / "images" / "val").iterdir()})
+
+
+@pytest.fixture(scope="module")
+def scene_data(shared_dir, tmp_path_factory):
+    """A train-only YOLO dataset of four real gloves-ppe wide scenes: small hands with room beside them."""
+    data = shared_dir / "data" / "gloves-ppe" / "images"
+    ds, rows = tmp_path_factory.mktemp("scene_data") / "ds", []
+    names = [next(data.glob(f"{stem}_jpg.rf.*.jpg")).name for stem in ("00041", "00085", "00107", "00422")]
+    _link(data, names, ds, "train", rows, "gloves-ppe")
+    (ds / "data.yaml").write_text("train: images/train\nnames:\n  0: hand\n")
+    write_manifest(ds / "manifest.csv", rows)
+    return ds / "data.yaml"

@@ -14,7 +14,18 @@ from handdet.cli import main
 from handdet.core.errors import DataError
 from handdet.data.compose import hand_photos
 from handdet.data.formats.yolo import read_yolo
-from handdet.data.gloves import GLOVE_COLOURS, RECIPE_NAME, GloveParams, glove, glove_photo, recolour
+from handdet.data.gloves import (
+    DECOY_CLEARANCE,
+    DECOY_SCALE,
+    GLOVE_COLOURS,
+    RECIPE_NAME,
+    GloveParams,
+    clear_of,
+    decoy_candidates,
+    glove,
+    glove_photo,
+    recolour,
+)
 from handdet.data.records import ImageRecord
 from handdet.data.yolo_dataset import read_data_yaml, read_labels
 
@@ -26,6 +37,13 @@ def written(hand_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("glove_out") / "set"
     report = glove(out, hand_data.data, PARAMS, progress=False)
     return out, report, json.loads((out / RECIPE_NAME).read_text())
+
+
+@pytest.fixture(scope="module")
+def with_decoys(scene_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("glove_decoys") / "set"
+    glove(out, scene_data, GloveParams(n=4, seed=2, share=1.0, decoys=3), progress=False)
+    return out, json.loads((out / RECIPE_NAME).read_text())
 
 
 def _images(out, recipe):
@@ -119,8 +137,76 @@ def test_recipe_that_no_longer_matches_is_refused(written, tmp_path):
 def test_glove_photo_with_no_chance_changes_nothing(hand_data):
     ph = hand_photos(hand_data.data, "train").photos[0]
     image = cv2.imread(ph.image)
-    out, done, colour = glove_photo(image, ph, np.random.default_rng(0), share=1e-9)
-    assert done == [] and colour in GLOVE_COLOURS and (out == image).all()
+    out, done, colour, decoys = glove_photo(image, ph, np.random.default_rng(0), share=1e-9, decoys=2)
+    assert done == [] and decoys == [] and colour in GLOVE_COLOURS and (out == image).all()
+
+
+# --- decoys ----------------------------------------------------------------------------------------
+
+
+def test_decoys_are_recoloured_regions_clear_of_every_hand(with_decoys):
+    out, recipe = with_decoys
+    assert sum(len(rec["decoys"]) for rec in recipe["images"]) >= 3  # wide scenes leave room beside the hands
+    for rec, ph, src, gloved in _images(out, recipe):
+        hands = np.asarray(ph["xyxy"], float)
+        diff = np.abs(gloved.astype(int) - src.astype(int)).max(axis=2)
+        inside = np.zeros(diff.shape, bool)
+        for x1, y1, x2, y2 in [hands[k] for k in rec["hands"]] + rec["decoys"]:
+            inside[max(0, int(y1) - 1):int(np.ceil(y2)) + 1, max(0, int(x1) - 1):int(np.ceil(x2)) + 1] = True
+        assert np.percentile(diff[~inside], 99) <= 12, rec["name"]  # nothing else changed
+        for x1, y1, x2, y2 in rec["decoys"]:
+            assert clear_of(np.array([x1, y1, x2, y2], float), hands, DECOY_CLEARANCE - 0.01), rec
+            assert (diff[y1:y2, x1:x2] > 15).mean() > 0.25, rec  # an object's outline, not a speck
+        # Decoys are unlabelled: the label file holds the photo's own hands and nothing else.
+        gt = read_labels(out / "labels" / "train" / f"{rec['name']}.txt", src.shape[1::-1])
+        np.testing.assert_allclose(gt.xyxy, hands, atol=0.01)
+
+
+def test_decoys_leave_the_gloved_hands_as_without(scene_data, with_decoys):
+    _, recipe = with_decoys
+    photos = {p.image: p for p in hand_photos(scene_data, "train").photos}
+    rec = next(r for r in recipe["images"] if r["decoys"])
+    ph = photos[recipe["photos"][rec["photo"]]["image"]]
+    image = cv2.imread(ph.image)
+    i = int(rec["name"].split("_")[1])
+    plain, done0, colour0, none = glove_photo(image, ph, np.random.default_rng([2, i]), 1.0)
+    decoyed, done, colour, decoys = glove_photo(image, ph, np.random.default_rng([2, i]), 1.0, decoys=3)
+    assert none == [] and done == done0 == rec["hands"] and colour == colour0 and decoys == rec["decoys"]
+    for k in done:  # the same draws glove each hand the same way: only the decoys' pixels differ
+        x1, y1, x2, y2 = (int(round(v)) for v in ph.xyxy[k])
+        np.testing.assert_array_equal(decoyed[y1:y2, x1:x2], plain[y1:y2, x1:x2])
+    assert (decoyed != plain).any()
+
+
+def test_recipe_with_decoys_remakes_the_set(with_decoys, tmp_path):
+    out, recipe = with_decoys
+    assert recipe["params"]["decoys"] == 3
+    report = glove(tmp_path / "again", recipe=out / RECIPE_NAME, progress=False)
+    n = sum(len(rec["decoys"]) for rec in recipe["images"])
+    assert report.decoys == n and f" images with {n} decoys from " in report.summary_line()
+    for f in sorted(p for p in out.rglob("*") if p.is_file()):
+        assert f.read_bytes() == (tmp_path / "again" / f.relative_to(out)).read_bytes(), f
+
+
+def test_decoy_candidates_fit_the_photo_and_keep_clear():
+    hands = np.array([[100.0, 100.0, 160.0, 180.0], [400.0, 50.0, 430.0, 90.0]])
+    boxes = list(decoy_candidates(hands, hands[:1], (640, 480), 200, np.random.default_rng(0)))
+    assert len(boxes) > 50
+    for b in boxes:
+        assert b[0] >= 0 and b[1] >= 0 and b[2] <= 640 and b[3] <= 480
+        assert clear_of(b, hands, DECOY_CLEARANCE)
+        w, h = b[2] - b[0], b[3] - b[1]
+        assert DECOY_SCALE[0] * 60 - 1e-6 <= w <= DECOY_SCALE[1] * 60 + 1e-6 and abs(h / w - 80 / 60) < 1e-6
+    # A hand that fills the photo leaves no room for a decoy.
+    full = np.array([[5.0, 5.0, 315.0, 235.0]])
+    assert list(decoy_candidates(full, full, (320, 240), 100, np.random.default_rng(0))) == []
+
+
+@pytest.mark.parametrize("box, clear", [([0, 0, 10, 10], True), ([0, 0, 41, 10], False), ([0, 0, 36, 10], True),
+                                        ([50, 50, 60, 60], False), ([79, 0, 95, 100], False), ([80, 0, 95, 100], True)])
+def test_clear_of_grows_each_box_by_its_margin(box, clear):
+    others = np.array([[50.0, 0.0, 70.0, 100.0]])  # longer side 100: a margin of 0.1 is 10 px (40..80)
+    assert clear_of(np.array(box, float), others, 0.1) is clear
 
 
 # --- pure functions --------------------------------------------------------------------------------
@@ -153,6 +239,7 @@ def test_recolour_keeps_shading_and_leaves_the_rest():
         (["--data", "{data}", "--split", "dev", "--out", "{out}"], "--split must be one of"),
         (["--data", "{data}", "--out", "{out}", "--share", "0"], "--share must be in (0, 1]"),
         (["--data", "{data}", "--out", "{out}", "--n", "0"], "--n must be >= 1"),
+        (["--data", "{data}", "--out", "{out}", "--decoys", "-1"], "--decoys must be >= 0"),
         (["--recipe", "{tmp}/missing.json", "--out", "{out}"], "recipe not found"),
         (["--recipe", "{bad}", "--out", "{out}"], "not a glove recipe"),
         (["--recipe", "{bad}", "--out", "{out}", "--n", "3"], "drop --n"),
