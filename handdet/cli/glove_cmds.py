@@ -24,6 +24,8 @@ def glove_cmd(
     share: float = typer.Option(None, "--share", help="Chance that each usable hand of a photo is gloved (default 0.9)."),
     decoys: int = typer.Option(None, "--decoys", help="Regions away from the hands recoloured the same way, "
                                "unlabelled, per photo: the colour alone is not a hand (default 0)."),
+    max_width: float = typer.Option(None, "--max-width", help="Glove only hands at most this share of the "
+                                    "photo's width (default 1: every size)."),
     split_out: str = typer.Option(None, "--split-out", help="Split of the output's data.yaml (default train)."),
     recipe: Path = typer.Option(None, "--recipe", help="Remake the set of this glove_recipe.json exactly."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
@@ -32,7 +34,8 @@ def glove_cmd(
     from handdet.core.errors import DataError
     from handdet.data.gloves import GloveParams, glove
 
-    given = {"n": n, "seed": seed, "split": split, "split_out": split_out, "share": share, "decoys": decoys}
+    given = {"n": n, "seed": seed, "split": split, "split_out": split_out, "share": share, "decoys": decoys,
+             "max_width": max_width}
     given = {k: v for k, v in given.items() if v is not None}
     if recipe is not None:
         if given or data is not None:

@@ -17,6 +17,8 @@ close-up hand sources show bare skin; a model that never saw a glove misses glov
   creases), plus fine noise (the weave). Boxes are unchanged: the glove covers the hand's own silhouette.
 - Decoys (`--decoys K`): up to K regions of the same photo, away from every hand, cut along an object's
   outline by GrabCut and recoloured with the same glove colour, unlabelled: the colour alone is not a hand.
+- Size (`--max-width F`): only hands at most F of the photo's width are gloved; a glove filling a
+  close-up is a large flat-coloured region, and may teach that one (a road, the sea) is a hand.
 - Reproducible: image i depends only on (seed, i) and the recipe's photo list; `--recipe` remakes a set
   exactly and checks each image gloved the hands the recipe says.
 """
@@ -75,6 +77,7 @@ class GloveParams:
     split_out: str = "train"  # the split the output's data.yaml puts every image in
     share: float = 0.9  # chance that each usable hand of a photo is gloved
     decoys: int = 0  # regions away from the hands recoloured with the photo's glove colour, unlabelled
+    max_width: float = 1.0  # glove only hands whose box is at most this share of the photo's width
 
     def check(self) -> None:
         """Raises DataError naming the first bad setting."""
@@ -84,6 +87,7 @@ class GloveParams:
             (self.split_out not in SPLITS, f"--split-out must be one of {', '.join(SPLITS)} (got {self.split_out!r})"),
             (not 0 < self.share <= 1, f"--share must be in (0, 1] (got {self.share:g})"),
             (self.decoys < 0, f"--decoys must be >= 0 (got {self.decoys})"),
+            (not 0 < self.max_width <= 1, f"--max-width must be in (0, 1] (got {self.max_width:g})"),
         ]
         for bad, message in problems:
             if bad:
@@ -128,9 +132,10 @@ def recolour(region: np.ndarray, alpha: np.ndarray, colour_bgr, contrast: float,
 
 
 def glove_photo(image: np.ndarray, photo: Photo, rng: np.random.Generator, share: float,
-                decoys: int = 0) -> tuple[np.ndarray, list[int], str, list[list[int]]]:
-    """A copy of `image` with its usable hands gloved, each with chance `share`, in one colour, and up to
-    `decoys` regions away from every hand recoloured the same way (`decoy_candidates`).
+                decoys: int = 0, max_width: float = 1.0) -> tuple[np.ndarray, list[int], str, list[list[int]]]:
+    """A copy of `image` with its usable hands at most `max_width` of its width gloved, each with chance
+    `share`, in one colour, and up to `decoys` regions away from every hand recoloured the same way
+    (`decoy_candidates`).
 
     Returns:
         (the image, indices of the boxes gloved, the colour's name, the decoys' boxes); no index when no
@@ -156,7 +161,8 @@ def glove_photo(image: np.ndarray, photo: Photo, rng: np.random.Generator, share
         out[y1:y2, x1:x2] = recolour(out[y1:y2, x1:x2], alpha, colour, contrast, noise, rng)
         return True
 
-    for k in np.flatnonzero(usable_boxes(xyxy, photo.resolution_wh)):
+    narrow = xyxy[:, 2] - xyxy[:, 0] <= max_width * photo.resolution_wh[0]
+    for k in np.flatnonzero(usable_boxes(xyxy, photo.resolution_wh) & narrow):
         if rng.random() < share and paint(xyxy[k], np.delete(xyxy, k, axis=0), wrist=True):
             done.append(int(k))
     painted: list[list[int]] = []
@@ -293,7 +299,7 @@ def glove(
             if image is None:
                 raise DataError(f"{ph.image}: cannot read image")
             gloved, done, colour, decoys = glove_photo(image, ph, np.random.default_rng([params.seed, i]),
-                                                       params.share, params.decoys)
+                                                       params.share, params.decoys, params.max_width)
             if not done:
                 continue
             name = f"glove_{i:05d}"

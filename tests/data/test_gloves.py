@@ -141,6 +141,22 @@ def test_glove_photo_with_no_chance_changes_nothing(hand_data):
     assert done == [] and decoys == [] and colour in GLOVE_COLOURS and (out == image).all()
 
 
+def test_max_width_gloves_only_the_narrower_hands(scene_data):
+    for ph in hand_photos(scene_data, "train").photos:  # a scene where two hands of different widths are gloved
+        image = cv2.imread(ph.image)
+        widths = np.array([(b[2] - b[0]) / ph.resolution_wh[0] for b in ph.xyxy])
+        _, every, _, _ = glove_photo(image, ph, np.random.default_rng(3), 1.0)
+        if len(every) >= 2 and np.ptp(widths[every]) > 0:
+            break
+    else:
+        pytest.fail("no scene with two gloved hands of different widths")
+    cap = float(widths[every].min() + widths[every].max()) / 2
+    _, done, _, _ = glove_photo(image, ph, np.random.default_rng(3), 1.0, max_width=cap)
+    assert done == [k for k in every if widths[k] <= cap] and len(done) < len(every)  # the wider stay bare
+    untouched, none, _, _ = glove_photo(image, ph, np.random.default_rng(3), 1.0, max_width=widths.min() / 2)
+    assert none == [] and (untouched == image).all()
+
+
 # --- decoys ----------------------------------------------------------------------------------------
 
 
@@ -240,6 +256,7 @@ def test_recolour_keeps_shading_and_leaves_the_rest():
         (["--data", "{data}", "--out", "{out}", "--share", "0"], "--share must be in (0, 1]"),
         (["--data", "{data}", "--out", "{out}", "--n", "0"], "--n must be >= 1"),
         (["--data", "{data}", "--out", "{out}", "--decoys", "-1"], "--decoys must be >= 0"),
+        (["--data", "{data}", "--out", "{out}", "--max-width", "0"], "--max-width must be in (0, 1]"),
         (["--recipe", "{tmp}/missing.json", "--out", "{out}"], "recipe not found"),
         (["--recipe", "{bad}", "--out", "{out}"], "not a glove recipe"),
         (["--recipe", "{bad}", "--out", "{out}", "--n", "3"], "drop --n"),
