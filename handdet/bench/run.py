@@ -239,11 +239,25 @@ def mediapipe_source_rows(model: Path, data: Path, work: Path) -> list[Row]:
                             f"{_f3(h['ap50'])} / {_f3(h['ap50_95'])}, {h['recall']:.3f}",
                             f"MediaPipe (+{m['margin']:.0%}): {_f3(m['ap50'])} / {_f3(m['ap50_95'])}, {m['recall']:.3f}",
                             gap, "", rerun))
+            rows += _wrist_rows(s, rerun)
         else:
             rows.append(Row("mediapipe", f"{s['source']} ({where}, hand-free): false detections / 100 photos",
                             f"{h['fp_per_100_negatives']:.1f}", f"MediaPipe: {m['fp_per_100_negatives']:.1f}", "",
                             "<= 1", rerun))
     return rows
+
+
+def _wrist_rows(source: dict, rerun: str) -> list[Row]:
+    """Where the source's boxes and the model's end at MediaPipe's wrist (`box_style.wrist_style`)."""
+    w = source.get("wrist")
+    if not w or not w["hands"]:
+        return []
+    model = (f"{w['model_reach']:+.2f}, wrist inside {w['model_inside']:.0%} ({w['matched']} hands found)"
+             if w["matched"] else "no hand found")
+    return [Row("mediapipe", f"{source['source']}: boxes past MediaPipe's wrist, in palm lengths (median), handdet @default",
+                model, f"source boxes {w['source_reach_matched']:+.2f} on the same hands "
+                f"({w['source_reach']:+.2f}, wrist inside {w['source_inside']:.0%}, over {w['hands']})",
+                f"{w['model_reach'] - w['source_reach_matched']:+.2f}" if w["matched"] else "", "", rerun)]
 
 
 def bench_eval_rows(ctx: Context) -> list[Row]:

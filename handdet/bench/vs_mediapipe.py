@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,15 @@ def mediapipe_detections(rows: list[dict], margin: float) -> list[Detections]:
         boxes = np.array([landmark_box(h["x"], h["y"], r["w"], r["h"], margin) for h in hands], np.float32)
         out.append(Detections(boxes, np.array([h["score"] for h in hands], np.float32),
                               np.zeros(len(hands), np.int64)))
+    return out
+
+
+def hand_landmarks(rows: list[dict]) -> list[np.ndarray]:
+    """MediaPipe's hands per image -> (H, K, 2) pixel landmarks (K = 21 for MediaPipe Hands)."""
+    out = []
+    for r in rows:
+        pts = [np.stack([np.asarray(h["x"]) * r["w"], np.asarray(h["y"]) * r["h"]], axis=1) for h in r["hands"]]
+        out.append(np.stack(pts) if pts and len({len(p) for p in pts}) == 1 else np.zeros((0, 0, 2)))
     return out
 
 
@@ -297,13 +307,16 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
         "sources" being one dict per source, hand sources first, then by name: {"source", "kind" ("hands",
         or "background" for a folder of hand-free photos), "splits", "images", "negatives", "handdet":
         {"ap50", "ap50_95", "precision", "recall", "f1", "fp_per_100_negatives", "tp", "fp", "fn"},
-        "mediapipe": {the same, "margin", "latency_p50_ms", "latency_p95_ms"}}.
+        "mediapipe": {the same, "margin", "latency_p50_ms", "latency_p95_ms"}, "wrist": where the source's
+        boxes and handdet's kept ones end at MediaPipe's wrist (`box_style.WristStyle` as a dict; None for a
+        hand-free folder)}.
 
     Raises:
         HanddetError: unusable weights or data, none of `splits` in the dataset, MediaPipe not installable.
     """
     from handdet.data.manifest import Kind, sources_of
     from handdet.data.yolo_dataset import read_data_yaml
+    from handdet.eval.box_style import wrist_style
     from handdet.eval.run import EVAL_CONF, load_split, predict_split
     from handdet.infer.predictor import PredictorSettings, load_predictor
 
@@ -325,6 +338,7 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
     gts = [g for t in truths for g in t.gts]
 
     mp = run_mediapipe(images, work, log=log)
+    landmarks = hand_landmarks(mp["images"])
     conf = float(load_predictor(weights).conf)
     every = load_predictor(weights, settings=PredictorSettings(conf=EVAL_CONF))
     log(f"bench: handdet {Path(weights).name} on the same {len(images)} photos ...")
@@ -343,7 +357,9 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
         out.append({"source": source, "kind": (Kind.BACKGROUND if background else Kind.HANDS).value,
                     "splits": [s for s in splits if s in in_splits], "images": len(idx),
                     "negatives": sum(len(x) == 0 for x in g), "handdet": _summary(res_default, res_ap),
-                    "mediapipe": score_mediapipe([mp["images"][i] for i in idx], g, names)})
+                    "mediapipe": score_mediapipe([mp["images"][i] for i in idx], g, names),
+                    "wrist": None if background else asdict(wrist_style(
+                        [preds[i] for i in idx], g, [landmarks[i] for i in idx], conf))})
     out.sort(key=lambda r: (r["kind"] == Kind.BACKGROUND.value, r["source"]))
     return {"weights": str(weights), "data": str(info.yaml_path), "splits": [t.split for t in truths],
             "conf": conf, "images": len(images), "mediapipe_version": mp["mediapipe"],

@@ -7,6 +7,11 @@ Hand datasets disagree on where a hand ends: some box the fingers tightly, some 
 leave a margin. A detector learns one convention; on a source with another its boxes still find the hand
 (AP50) but miss strict IoU thresholds (AP75, AP50-95). Rescaling the predictions by the median bias and
 scoring again measures how much of the AP50-95 gap is box style rather than missed hands.
+
+    style = wrist_style(preds, gts, landmarks, conf=0.35)  # where boxes end at the wrist (hand landmarks)
+
+Most hand boxes include the wrist; how much forearm they take in past it is what still differs between
+sources, and it is measured against a landmark model's wrist (MediaPipe's, in `handdet bench`).
 """
 
 from __future__ import annotations
@@ -88,3 +93,107 @@ def restyle(preds: Sequence[Detections], bias: BoxBias) -> list[Detections]:
         new = np.stack([cx - nw / 2, cy - nh / 2, cx + nw / 2, cy + nh / 2], axis=1)
         out.append(Detections(new.astype(np.float32), d.confidence, d.class_id))
     return out
+
+
+# --- where a box ends at the wrist ---------------------------------------------------------------------------
+
+WRIST, MIDDLE_KNUCKLE = 0, 9  # MediaPipe Hands landmark indices: the hand's axis runs from one to the other
+LANDMARK_MATCH_IOU = 0.3  # (float) a landmark extent is tighter than any box: this overlap is the same hand
+
+
+def wrist_reach(xyxy: np.ndarray, wrist: np.ndarray, knuckle: np.ndarray) -> np.ndarray:
+    """How far each box reaches past the wrist, away from the fingers, in palm lengths.
+
+    The palm runs from the wrist to the middle finger's knuckle; the reach is the box's furthest extent beyond
+    the wrist in the other direction (towards the forearm) over that length: 0 for a box that ends at the
+    wrist, negative for one that cuts it off, 0.3 for one that takes in a third of a palm of forearm.
+    Sources that all box "to the wrist" still differ in it, and so do the boxes a model learns from them.
+
+    Args:
+        xyxy: (N, 4) boxes; wrist, knuckle: (N, 2) landmark points, in the same pixels.
+
+    Returns:
+        (N,) float64; NaN where the two landmarks coincide (no direction).
+    """
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    wrist, knuckle = np.asarray(wrist, np.float64).reshape(-1, 2), np.asarray(knuckle, np.float64).reshape(-1, 2)
+    axis = knuckle - wrist
+    palm = np.linalg.norm(axis, axis=1)
+    back = -axis / np.where(palm > 0, palm, 1.0)[:, None]  # unit vector from the wrist towards the forearm
+    xs, ys = xyxy[:, [0, 2]] - wrist[:, :1], xyxy[:, [1, 3]] - wrist[:, 1:]
+    # a linear function's maximum over a box is at the corner picked by its signs, one axis at a time
+    reach = np.max(xs * back[:, :1], axis=1) + np.max(ys * back[:, 1:], axis=1)
+    return np.where(palm > 0, reach / np.where(palm > 0, palm, 1.0), np.nan)
+
+
+@dataclass(frozen=True)
+class WristStyle:
+    """Where one source's boxes, and a model's boxes on the same hands, end at the wrist.
+
+    Attributes:
+        hands: ground-truth hands with a wrist (a MediaPipe hand overlapping the box).
+        source_inside: share of those whose wrist lies in the ground-truth box.
+        source_reach: median `wrist_reach` of the ground-truth boxes.
+        matched: of those hands, the ones the model found (IoU >= 0.5, at the cut-off).
+        model_inside, model_reach: the same for the model's boxes on the matched hands (NaN if none).
+        source_reach_matched: the ground truth's median reach on the matched hands alone, to set beside it.
+    """
+
+    hands: int
+    source_inside: float
+    source_reach: float
+    matched: int
+    model_inside: float
+    model_reach: float
+    source_reach_matched: float
+
+
+def _inside(xyxy: np.ndarray, pt: np.ndarray) -> np.ndarray:
+    return (xyxy[:, 0] <= pt[:, 0]) & (pt[:, 0] <= xyxy[:, 2]) & (xyxy[:, 1] <= pt[:, 1]) & (pt[:, 1] <= xyxy[:, 3])
+
+
+def _median(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return float(np.median(x)) if len(x) else float("nan")
+
+
+def wrist_style(preds: Sequence[Detections], gts: Sequence[Detections], landmarks: Sequence[np.ndarray],
+                conf: float) -> WristStyle:
+    """`WristStyle` of `gts` and of the `preds` a predictor keeps at `conf` (scores above it), with the
+    wrist from hand landmarks.
+
+    Args:
+        landmarks: per image, (H, K, 2) pixel landmarks of the H hands a landmark model found (MediaPipe's
+            21 points: `WRIST` and `MIDDLE_KNUCKLE` are used). Each ground-truth box takes the hand whose
+            landmark extent overlaps it most (IoU >= `LANDMARK_MATCH_IOU`), and the model box that overlaps
+            the ground truth most (IoU >= `MATCH_IOU`); hands without either are left out.
+    """
+    g_box, p_box, wr, kn, found = [], [], [], [], []
+    for pred, gt, lm in zip(preds, gts, landmarks, strict=True):
+        g = gt.xyxy[~gt.ignore].astype(np.float64)
+        lm = np.asarray(lm, np.float64)
+        if len(g) == 0 or lm.ndim != 3 or len(lm) == 0 or lm.shape[1] <= MIDDLE_KNUCKLE:
+            continue
+        extent = np.concatenate([lm.min(axis=1), lm.max(axis=1)], axis=1)
+        hand_iou = box_iou(g, extent)
+        kept = pred.xyxy[pred.confidence > conf].astype(np.float64)
+        pred_iou = box_iou(g, kept) if len(kept) else np.zeros((len(g), 0))
+        for i in range(len(g)):
+            j = int(np.argmax(hand_iou[i]))
+            if hand_iou[i, j] < LANDMARK_MATCH_IOU:
+                continue
+            g_box.append(g[i])
+            wr.append(lm[j, WRIST])
+            kn.append(lm[j, MIDDLE_KNUCKLE])
+            k = int(np.argmax(pred_iou[i])) if pred_iou.shape[1] else -1
+            found.append(k >= 0 and pred_iou[i, k] >= MATCH_IOU)
+            p_box.append(kept[k] if found[-1] else np.full(4, np.nan))
+    if not g_box:
+        nan = float("nan")
+        return WristStyle(0, nan, nan, 0, nan, nan, nan)
+    g_box, p_box, wr, kn, found = map(np.asarray, (g_box, p_box, wr, kn, found))
+    g_reach = wrist_reach(g_box, wr, kn)
+    p_reach = wrist_reach(p_box[found], wr[found], kn[found])
+    return WristStyle(len(g_box), float(_inside(g_box, wr).mean()), _median(g_reach), int(found.sum()),
+                      float(_inside(p_box[found], wr[found]).mean()) if found.any() else float("nan"),
+                      _median(p_reach), _median(g_reach[found]))

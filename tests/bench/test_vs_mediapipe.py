@@ -264,6 +264,38 @@ def test_compare_by_source_slices_each_detector_by_source(multi_source, int8_mod
         assert (h["ap50"] is None) == (source.startswith("hand-free"))
 
 
+def test_compare_by_source_says_where_boxes_end_at_the_wrist(multi_source, int8_model, tmp_path, fake_mediapipe):
+    from handdet.eval.run import load_split
+
+    # MediaPipe: 21 landmarks per asl-letters hand, fingers up, the wrist at the box's bottom edge (the source
+    # boxes end at the wrist: reach 0); hands-v2 hands with two landmarks only, which carry no wrist.
+    for t in (load_split(multi_source, s) for s in ("val", "test")):
+        for stem, (w, h), gt in zip(t.stems, t.sizes, t.gts, strict=True):
+            if stem.startswith("asl-letters"):
+                hands = []
+                for x1, y1, x2, y2 in gt.xyxy.tolist():
+                    xs = np.linspace(x1, x2, 21)
+                    ys = np.linspace(y2, y1, 21)
+                    xs[0] = xs[9] = (x1 + x2) / 2
+                    ys[0], ys[9] = y2, (y1 + y2) / 2
+                    hands.append({"x": (xs / w).tolist(), "y": (ys / h).tolist(), "score": 0.9})
+                fake_mediapipe.hands[stem] = hands
+            elif stem.startswith("hands-v2"):
+                fake_mediapipe.hands[stem] = [hand(b, (w, h)) for b in gt.xyxy.tolist()]
+    r = vs.compare_by_source(int8_model, multi_source, tmp_path, log=lambda *a: None)
+    got = {s["source"]: s["wrist"] for s in r["sources"]}
+    asl = got["asl-letters"]
+    assert asl["hands"] == 5 and asl["source_inside"] == 1.0 and asl["source_reach"] == pytest.approx(0.0, abs=1e-6)
+    assert 0 < asl["matched"] <= 5 and asl["model_inside"] >= 0.0 and np.isfinite(asl["model_reach"])
+    assert got["hands-v2"]["hands"] == 0 and got["hand-free/places365-rooms"] is None
+
+
+def test_hand_landmarks_in_pixels():
+    rows = [{"w": 200, "h": 100, "hands": [{"x": [0.5] * 21, "y": [0.25] * 21}]}, {"w": 10, "h": 10, "hands": []}]
+    lm = vs.hand_landmarks(rows)
+    assert lm[0].shape == (1, 21, 2) and lm[0][0, 0].tolist() == [100.0, 25.0] and lm[1].shape == (0, 0, 2)
+
+
 def test_compare_with_mediapipe_on_one_split(multi_source, int8_model, tmp_path, fake_mediapipe):
     r = vs.compare_with_mediapipe(int8_model, multi_source, tmp_path, split="val", log=lambda *a: None)
     assert (r["images"], r["negatives"], len(fake_mediapipe.runs)) == (10, 2, 1)
@@ -305,7 +337,9 @@ def test_bench_rows_per_source(tmp_path, monkeypatch):
         scores = {"ap50": 0.9, "ap50_95": 0.6, "recall": 0.8, "fp_per_100_negatives": 0.0, "margin": 0.2}
         return {"sources": [
             {"source": "asl-letters", "kind": "hands", "splits": ["val"], "images": 40,
-             "handdet": scores, "mediapipe": {**scores, "ap50": 0.7}},
+             "handdet": scores, "mediapipe": {**scores, "ap50": 0.7},
+             "wrist": {"hands": 38, "source_inside": 0.95, "source_reach": 0.3, "matched": 36, "model_inside": 0.9,
+                       "model_reach": 0.18, "source_reach_matched": 0.28}},
             {"source": "hand-free/camvid-streets", "kind": "background", "splits": ["test"], "images": 46,
              "handdet": {**scores, "fp_per_100_negatives": 2.17}, "mediapipe": scores}]}
 
@@ -318,6 +352,9 @@ def test_bench_rows_per_source(tmp_path, monkeypatch):
     assert [(r.figure, r.value, r.compared_with, r.ratio) for r in rows] == [
         ("asl-letters (40 val photos): AP50 / AP50-95, recall @default", "0.900 / 0.600, 0.800",
          "MediaPipe (+20%): 0.700 / 0.600, 0.800", "+0.200 AP50"),
+        ("asl-letters: boxes past MediaPipe's wrist, in palm lengths (median), handdet @default",
+         "+0.18, wrist inside 90% (36 hands found)", "source boxes +0.28 on the same hands (+0.30, wrist inside 95%, "
+         "over 38)", "-0.10"),
         ("hand-free/camvid-streets (46 test photos, hand-free): false detections / 100 photos", "2.2",
          "MediaPipe: 0.0", "")]
 

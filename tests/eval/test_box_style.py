@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from handdet.core.detections import Detections
-from handdet.eval.box_style import BoxBias, box_bias, matched_pairs, restyle
+from handdet.eval.box_style import BoxBias, box_bias, matched_pairs, restyle, wrist_reach, wrist_style
 from handdet.eval.evaluator import Evaluator
 
 
@@ -66,3 +66,43 @@ def test_restyle_identity_keeps_boxes():
     d = _d((1, 2, 30, 40), conf=[0.7])
     out = restyle([d], BoxBias(0, 1.0, 1.0, 0.0, 0.0))[0]
     assert np.allclose(out.xyxy, d.xyxy) and out.confidence.tolist() == pytest.approx([0.7])
+
+
+@pytest.mark.parametrize("box, wrist, knuckle, want", [
+    # palm length 40 in the first three: fingers up, the wrist at y 100
+    ((30, 40, 70, 112), (50, 100), (50, 60), 0.3),  # 12 px of forearm below the wrist
+    ((30, 40, 70, 100), (50, 100), (50, 60), 0.0),  # ends at the wrist
+    ((30, 40, 70, 90), (50, 100), (50, 60), -0.25),  # cuts the wrist off
+    ((88, 30, 150, 70), (100, 50), (140, 50), 0.3),  # pointing right: the forearm is to the left
+    ((-10, -20, 50, 60), (0, 0), (30, 40), 0.44),  # pointing down-right, palm 50: the far corner reaches 6 + 16 px
+])
+def test_wrist_reach(box, wrist, knuckle, want):
+    assert wrist_reach(np.array([box]), np.array([wrist]), np.array([knuckle]))[0] == pytest.approx(want)
+
+
+def test_wrist_reach_without_a_direction_is_nan():
+    assert np.isnan(wrist_reach(np.array([[0, 0, 10, 10]]), np.array([[5, 5]]), np.array([[5, 5]])))[0]
+
+
+def _hand(wrist, knuckle) -> np.ndarray:
+    """21 MediaPipe-like landmarks: the wrist, the knuckle, and the rest between them, 18 px to either side."""
+    pts = np.linspace(wrist, knuckle, 21)
+    pts[1:-1] += np.array([[18, 0], [-18, 0]] * 10)[:19]
+    pts[9] = knuckle
+    pts[0] = wrist
+    return pts
+
+
+def test_wrist_style_compares_source_and_model_on_the_same_hands():
+    hand = _hand((50, 100), (50, 60))  # fingers up, palm 40, landmarks span x 32-68, y 60-100
+    gts = [_d((30, 30, 70, 112)), _d((30, 30, 70, 112)), _d((30, 30, 70, 112)), _d((200, 200, 240, 240))]
+    preds = [_d((30, 30, 70, 100), conf=[0.9]),  # found, ends at the wrist
+             _d((30, 30, 70, 100), conf=[0.3]),  # under the cut-off: not found
+             _d(),
+             _d((200, 200, 240, 240), conf=[0.9])]  # no landmarks overlap this hand: left out
+    lms = [hand[None], hand[None], hand[None], hand[None]]
+    s = wrist_style(preds, gts, lms, conf=0.35)
+    assert (s.hands, s.matched, s.source_inside, s.model_inside) == (3, 1, 1.0, 1.0)
+    assert (s.source_reach, s.model_reach, s.source_reach_matched) == pytest.approx((0.3, 0.0, 0.3))
+    none = wrist_style([_d()], [_d((30, 30, 70, 112))], [np.zeros((0, 0, 2))], conf=0.35)
+    assert none.hands == 0 and np.isnan(none.source_reach)
