@@ -119,11 +119,12 @@ def wrist_reach(xyxy: np.ndarray, wrist: np.ndarray, knuckle: np.ndarray) -> np.
     wrist, knuckle = np.asarray(wrist, np.float64).reshape(-1, 2), np.asarray(knuckle, np.float64).reshape(-1, 2)
     axis = knuckle - wrist
     palm = np.linalg.norm(axis, axis=1)
-    back = -axis / np.where(palm > 0, palm, 1.0)[:, None]  # unit vector from the wrist towards the forearm
+    safe = np.where(palm > 0, palm, 1.0)
+    back = -axis / safe[:, None]  # unit vector from the wrist towards the forearm
     xs, ys = xyxy[:, [0, 2]] - wrist[:, :1], xyxy[:, [1, 3]] - wrist[:, 1:]
     # a linear function's maximum over a box is at the corner picked by its signs, one axis at a time
     reach = np.max(xs * back[:, :1], axis=1) + np.max(ys * back[:, 1:], axis=1)
-    return np.where(palm > 0, reach / np.where(palm > 0, palm, 1.0), np.nan)
+    return np.where(palm > 0, reach / safe, np.nan)
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,9 @@ def wrist_style(preds: Sequence[Detections], gts: Sequence[Detections], landmark
     Args:
         landmarks: per image, (H, K, 2) pixel landmarks of the H hands a landmark model found (MediaPipe's
             21 points: `WRIST` and `MIDDLE_KNUCKLE` are used). Each ground-truth box takes the hand whose
-            landmark extent overlaps it most (IoU >= `LANDMARK_MATCH_IOU`), and the model box that overlaps
-            the ground truth most (IoU >= `MATCH_IOU`); hands without either are left out.
+            landmark extent overlaps it most (IoU >= `LANDMARK_MATCH_IOU`; a box with no such hand is left
+            out), and the kept model box that overlaps it most (IoU >= `MATCH_IOU`; a hand with none counts
+            in `hands`, not in `matched`).
     """
     g_box, p_box, wr, kn, found = [], [], [], [], []
     for pred, gt, lm in zip(preds, gts, landmarks, strict=True):
