@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handdet.core.boxes import box_iou
+from handdet.core.boxes import box_iou, polygon_to_xyxy
 from handdet.core.detections import Detections
 
 MATCH_IOU = 0.5  # (float) pairs below this overlap are different hands, not a style difference
@@ -176,7 +176,7 @@ def wrist_style(preds: Sequence[Detections], gts: Sequence[Detections], landmark
         lm = np.asarray(lm, np.float64)
         if len(g) == 0 or lm.ndim != 3 or len(lm) == 0 or lm.shape[1] <= MIDDLE_KNUCKLE:
             continue
-        extent = np.concatenate([lm.min(axis=1), lm.max(axis=1)], axis=1)
+        extent = np.stack([polygon_to_xyxy(hand) for hand in lm])
         hand_iou = box_iou(g, extent)
         kept = pred.xyxy[pred.confidence > conf].astype(np.float64)
         pred_iou = box_iou(g, kept) if len(kept) else np.zeros((len(g), 0))
