@@ -8,7 +8,7 @@ mirror image is a second, slightly different look at the same photo. Each box fo
 averaged (weighted by score) and scored by the mean of its two scores; a box only one look finds keeps
 half its score. Averaging two looks puts the box edges nearer the hand (AP50-95), and halving the score
 of what only one look sees drops the odd false detection, so a lone box needs twice the evidence. On the
-hand sources a model never saw (the five-epoch leave-one-source-out folds, weights/README.md) AP50-95 from
+hand sources a model never saw (the five-epoch leave-one-source-out folds, weights/EXPERIMENTS.md) AP50-95 from
 every box rises on each (+0.009 to +0.028) and AP50 on three of four (ASL +0.031; palms -0.001), for twice
 the model's work. Fused scores run lower than one look's, so a model run this way needs its confidence
 chosen this way (`handdet choose-conf --tta`).
