@@ -248,16 +248,27 @@ def mediapipe_source_rows(model: Path, data: Path, work: Path) -> list[Row]:
 
 
 def _wrist_rows(source: dict, rerun: str) -> list[Row]:
-    """Where the source's boxes and the model's end at MediaPipe's wrist (`box_style.wrist_style`)."""
+    """Where the source's boxes and the model's end at MediaPipe's wrist (`box_style.wrist_style`), and what
+    each detector scores against the source's boxes cut at that wrist (`box_style.gts_to_wrist`)."""
     w = source.get("wrist")
     if not w or not w["hands"]:
         return []
+    rows = []
+    c = source.get("to_wrist")
+    if c and c["cut"]:
+        h, m, hc, mc = source["handdet"], source["mediapipe"], c["handdet"], c["mediapipe"]
+        rows.append(Row("mediapipe", f"{source['source']}: AP50-95 against its boxes cut at MediaPipe's wrist "
+                        f"({c['cut']} cut), handdet every box / kept @default",
+                        f"{_f3(hc['ap50_95'])} / {_f3(hc['kept_ap50_95'])} (as drawn {_f3(h['ap50_95'])})",
+                        f"MediaPipe (+{mc['margin']:.0%}): {_f3(mc['ap50_95'])} (as drawn {_f3(m['ap50_95'])})",
+                        f"{hc['ap50_95'] - h['ap50_95']:+.3f} AP50-95"
+                        if hc["ap50_95"] is not None and h["ap50_95"] is not None else "", "", rerun))
     model = (f"{w['model_reach']:+.2f}, wrist inside {w['model_inside']:.0%} ({w['matched']} hands found)"
              if w["matched"] else "no hand found")
     return [Row("mediapipe", f"{source['source']}: boxes past MediaPipe's wrist, in palm lengths (median), handdet @default",
                 model, f"source boxes {w['source_reach_matched']:+.2f} on the same hands "
                 f"({w['source_reach']:+.2f}, wrist inside {w['source_inside']:.0%}, over {w['hands']})",
-                f"{w['model_reach'] - w['source_reach_matched']:+.2f}" if w["matched"] else "", "", rerun)]
+                f"{w['model_reach'] - w['source_reach_matched']:+.2f}" if w["matched"] else "", "", rerun)] + rows
 
 
 def bench_eval_rows(ctx: Context) -> list[Row]:

@@ -289,6 +289,20 @@ def compare_with_mediapipe(weights: str | os.PathLike, data_yaml: str | os.PathL
     return out
 
 
+def _scored_to_wrist(preds: Sequence[Detections], gts: Sequence[Detections], landmarks: Sequence[np.ndarray],
+                     mp_rows: list[dict], names: dict[int, str], conf: float) -> dict:
+    """handdet's boxes (every one, and those kept at `conf`) and MediaPipe's scored against `gts` with each box
+    cut at MediaPipe's wrist: what each would score on photos boxed to the wrist."""
+    from handdet.eval.box_style import gts_to_wrist
+
+    cut, n = gts_to_wrist(gts, landmarks)
+    every = _evaluate(preds, cut, names, conf_threshold=conf)
+    kept = _evaluate([kept_at(d, conf) for d in preds], cut, names, conf_threshold=0.0)
+    return {"cut": n, "handdet": {"ap50": every.ap50, "ap50_95": every.ap50_95, "kept_ap50": kept.ap50,
+                                  "kept_ap50_95": kept.ap50_95},
+            "mediapipe": score_mediapipe(mp_rows, cut, names)}
+
+
 def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, work: Path,
                       splits: Sequence[str] = ("val", "test"), log=print) -> dict:
     """handdet's `weights` and MediaPipe Hands on each source of a multi-source dataset (its manifest.csv).
@@ -309,7 +323,9 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
         {"ap50", "ap50_95", "precision", "recall", "f1", "fp_per_100_negatives", "tp", "fp", "fn"},
         "mediapipe": {the same, "margin", "latency_p50_ms", "latency_p95_ms"}, "wrist": where the source's
         boxes and handdet's kept ones end at MediaPipe's wrist (`box_style.WristStyle` as a dict; None for a
-        hand-free folder)}.
+        hand-free folder), "to_wrist": both scored against the source's boxes cut at MediaPipe's wrist
+        (`box_style.gts_to_wrist`): {"cut": boxes cut, "handdet": {"ap50", "ap50_95", "kept_ap50",
+        "kept_ap50_95"}, "mediapipe": `score_mediapipe`'s dict} (None for a hand-free folder)}.
 
     Raises:
         HanddetError: unusable weights or data, none of `splits` in the dataset, MediaPipe not installable.
@@ -359,7 +375,10 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
                     "negatives": sum(len(x) == 0 for x in g), "handdet": _summary(res_default, res_ap),
                     "mediapipe": score_mediapipe([mp["images"][i] for i in idx], g, names),
                     "wrist": None if background else asdict(wrist_style(
-                        [preds[i] for i in idx], g, [landmarks[i] for i in idx], conf))})
+                        [preds[i] for i in idx], g, [landmarks[i] for i in idx], conf)),
+                    "to_wrist": None if background else _scored_to_wrist(
+                        [preds[i] for i in idx], g, [landmarks[i] for i in idx], [mp["images"][i] for i in idx],
+                        names, conf)})
     out.sort(key=lambda r: (r["kind"] == Kind.BACKGROUND.value, r["source"]))
     return {"weights": str(weights), "data": str(info.yaml_path), "splits": [t.split for t in truths],
             "conf": conf, "images": len(images), "mediapipe_version": mp["mediapipe"],

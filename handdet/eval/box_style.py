@@ -12,6 +12,10 @@ scoring again measures how much of the AP50-95 gap is box style rather than miss
 
 Most hand boxes include the wrist; how much forearm they take in past it is what still differs between
 sources, and it is measured against a landmark model's wrist (MediaPipe's, in `handdet bench`).
+
+    tight = gts_to_wrist(gts, landmarks)            # the same truth, each box cut at the wrist
+
+Scoring a model against truth cut at the wrist says what its forearm costs on photos boxed that way.
 """
 
 from __future__ import annotations
@@ -127,6 +131,36 @@ def wrist_reach(xyxy: np.ndarray, wrist: np.ndarray, knuckle: np.ndarray) -> np.
     return np.where(palm > 0, reach / safe, np.nan)
 
 
+def to_wrist(xyxy: np.ndarray, wrist: np.ndarray, knuckle: np.ndarray, reach: float = 0.0) -> np.ndarray:
+    """Each box cut on its forearm side at the wrist, as an annotator boxing "to the wrist" draws it; never grown.
+
+    The cut moves the one edge facing the forearm, on the image axis the forearm mostly points along (the
+    bottom edge of an upright hand), to the wrist's coordinate on that axis plus `reach` palm lengths (wrist to
+    middle knuckle) towards the forearm. The other edges stay: on a tilted hand the box's far corner still
+    takes in a little forearm, as a drawn box does. A box whose edge already stops short of that line, or with
+    no direction (the landmarks coincide), is returned as it was; a cut never leaves less than a pixel.
+
+    Args:
+        xyxy: (N, 4) boxes; wrist, knuckle: (N, 2) landmark points, in the same pixels.
+        reach: how far past the wrist the cut edge lies, in palm lengths (0: through the wrist).
+
+    Returns:
+        (N, 4) float64 boxes.
+    """
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4).copy()
+    wrist, knuckle = np.asarray(wrist, np.float64).reshape(-1, 2), np.asarray(knuckle, np.float64).reshape(-1, 2)
+    back = wrist - knuckle  # towards the forearm
+    palm = np.linalg.norm(back, axis=1)
+    for i in np.flatnonzero(palm > 0):
+        d = int(abs(back[i, 1]) >= abs(back[i, 0]))  # 1: the forearm points mostly up or down
+        lo, hi = xyxy[i, d], xyxy[i, d + 2]
+        if back[i, d] > 0:  # the forearm lies towards the far edge
+            xyxy[i, d + 2] = min(hi, max(wrist[i, d] + reach * palm[i], lo + 1.0))
+        else:
+            xyxy[i, d] = max(lo, min(wrist[i, d] - reach * palm[i], hi - 1.0))
+    return xyxy
+
+
 @dataclass(frozen=True)
 class WristStyle:
     """Where one source's boxes, and a model's boxes on the same hands, end at the wrist.
@@ -158,6 +192,40 @@ def _median(x: np.ndarray) -> float:
     return float(np.median(x)) if len(x) else float("nan")
 
 
+def landmark_hands(boxes: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(N,) per box, the index of the landmark hand whose extent overlaps it most (IoU >= `LANDMARK_MATCH_IOU`),
+    -1 where none does or the landmarks lack the wrist and the middle knuckle."""
+    lm = np.asarray(landmarks, np.float64)
+    if len(boxes) == 0 or lm.ndim != 3 or len(lm) == 0 or lm.shape[1] <= MIDDLE_KNUCKLE:
+        return np.full(len(boxes), -1, np.int64)
+    iou = box_iou(np.asarray(boxes, np.float64), np.stack([polygon_to_xyxy(hand) for hand in lm]))
+    best = iou.argmax(axis=1)
+    return np.where(iou[np.arange(len(boxes)), best] >= LANDMARK_MATCH_IOU, best, -1)
+
+
+def gts_to_wrist(gts: Sequence[Detections], landmarks: Sequence[np.ndarray],
+                 reach: float = 0.0) -> tuple[list[Detections], int]:
+    """The ground truth with every box that has a landmark hand (`landmark_hands`) cut at `reach` palm lengths
+    past its wrist (`to_wrist`); other boxes, and ignored ones, as they were.
+
+    Returns:
+        The new ground truth per image, and how many boxes were cut (moved by more than a hundredth of a pixel).
+    """
+    out, cut = [], 0
+    for gt, lm in zip(gts, landmarks, strict=True):
+        xyxy = gt.xyxy.astype(np.float64)
+        hand = landmark_hands(xyxy, lm)
+        hand[gt.ignore] = -1
+        has = hand >= 0
+        if has.any():
+            lm = np.asarray(lm, np.float64)
+            new = to_wrist(xyxy[has], lm[hand[has], WRIST], lm[hand[has], MIDDLE_KNUCKLE], reach)
+            cut += int((np.abs(new - xyxy[has]).max(axis=1) > 0.01).sum())
+            xyxy[has] = new
+        out.append(Detections(xyxy.astype(np.float32), gt.confidence, gt.class_id, gt.ignore))
+    return out, cut
+
+
 def wrist_style(preds: Sequence[Detections], gts: Sequence[Detections], landmarks: Sequence[np.ndarray],
                 conf: float) -> WristStyle:
     """`WristStyle` of `gts` and of the `preds` a predictor keeps at `conf` (scores above it), with the
@@ -173,17 +241,14 @@ def wrist_style(preds: Sequence[Detections], gts: Sequence[Detections], landmark
     g_box, p_box, wr, kn, found = [], [], [], [], []
     for pred, gt, lm in zip(preds, gts, landmarks, strict=True):
         g = gt.xyxy[~gt.ignore].astype(np.float64)
-        lm = np.asarray(lm, np.float64)
-        if len(g) == 0 or lm.ndim != 3 or len(lm) == 0 or lm.shape[1] <= MIDDLE_KNUCKLE:
+        hand = landmark_hands(g, lm)
+        if not (hand >= 0).any():
             continue
-        extent = np.stack([polygon_to_xyxy(hand) for hand in lm])
-        hand_iou = box_iou(g, extent)
+        lm = np.asarray(lm, np.float64)
         kept = pred.xyxy[pred.confidence > conf].astype(np.float64)
         pred_iou = box_iou(g, kept) if len(kept) else np.zeros((len(g), 0))
-        for i in range(len(g)):
-            j = int(np.argmax(hand_iou[i]))
-            if hand_iou[i, j] < LANDMARK_MATCH_IOU:
-                continue
+        for i in np.flatnonzero(hand >= 0):
+            j = hand[i]
             g_box.append(g[i])
             wr.append(lm[j, WRIST])
             kn.append(lm[j, MIDDLE_KNUCKLE])

@@ -264,11 +264,11 @@ def test_compare_by_source_slices_each_detector_by_source(multi_source, int8_mod
         assert (h["ap50"] is None) == (source.startswith("hand-free"))
 
 
-def test_compare_by_source_says_where_boxes_end_at_the_wrist(multi_source, int8_model, tmp_path, fake_mediapipe):
+def _fake_wrists(multi_source, fake_mediapipe, wrist_up: float) -> None:
+    """MediaPipe: 21 landmarks per asl-letters hand, fingers up, the wrist `wrist_up` of the box's height above
+    its bottom edge and the middle knuckle at its middle; hands-v2 hands with two landmarks only (no wrist)."""
     from handdet.eval.run import load_split
 
-    # MediaPipe: 21 landmarks per asl-letters hand, fingers up, the wrist at the box's bottom edge (the source
-    # boxes end at the wrist: reach 0); hands-v2 hands with two landmarks only, which carry no wrist.
     for t in (load_split(multi_source, s) for s in ("val", "test")):
         for stem, (w, h), gt in zip(t.stems, t.sizes, t.gts, strict=True):
             if stem.startswith("asl-letters"):
@@ -277,17 +277,40 @@ def test_compare_by_source_says_where_boxes_end_at_the_wrist(multi_source, int8_
                     xs = np.linspace(x1, x2, 21)
                     ys = np.linspace(y2, y1, 21)
                     xs[0] = xs[9] = (x1 + x2) / 2
-                    ys[0], ys[9] = y2, (y1 + y2) / 2
+                    ys[0], ys[9] = y2 - wrist_up * (y2 - y1), (y1 + y2) / 2
                     hands.append({"x": (xs / w).tolist(), "y": (ys / h).tolist(), "score": 0.9})
                 fake_mediapipe.hands[stem] = hands
             elif stem.startswith("hands-v2"):
                 fake_mediapipe.hands[stem] = [hand(b, (w, h)) for b in gt.xyxy.tolist()]
+
+
+def test_compare_by_source_says_where_boxes_end_at_the_wrist(multi_source, int8_model, tmp_path, fake_mediapipe):
+    _fake_wrists(multi_source, fake_mediapipe, wrist_up=0.0)  # the source's boxes end at the wrist: reach 0
     r = vs.compare_by_source(int8_model, multi_source, tmp_path, log=lambda *a: None)
     got = {s["source"]: s["wrist"] for s in r["sources"]}
     asl = got["asl-letters"]
     assert asl["hands"] == 5 and asl["source_inside"] == 1.0 and asl["source_reach"] == pytest.approx(0.0, abs=1e-6)
     assert 0 < asl["matched"] <= 5 and asl["model_inside"] >= 0.0 and np.isfinite(asl["model_reach"])
     assert got["hands-v2"]["hands"] == 0 and got["hand-free/places365-rooms"] is None
+    # boxes that already end at the wrist are not cut, so both detectors score as on the boxes as drawn
+    cut = {s["source"]: s for s in r["sources"]}
+    a = cut["asl-letters"]
+    assert a["to_wrist"]["cut"] == 0 and a["to_wrist"]["handdet"]["ap50_95"] == pytest.approx(a["handdet"]["ap50_95"])
+    assert cut["hands-v2"]["to_wrist"]["cut"] == 0 and cut["hand-free/places365-rooms"]["to_wrist"] is None
+
+
+def test_compare_by_source_scores_boxes_cut_at_the_wrist(multi_source, int8_model, tmp_path, fake_mediapipe):
+    """Boxes that take in forearm below the wrist (a quarter of their height) are cut there: the model, which
+    learnt them as drawn, overlaps the cut ones less, and MediaPipe is scored against them too."""
+    _fake_wrists(multi_source, fake_mediapipe, wrist_up=0.25)
+    r = vs.compare_by_source(int8_model, multi_source, tmp_path, log=lambda *a: None)
+    a = next(s for s in r["sources"] if s["source"] == "asl-letters")
+    assert a["wrist"]["source_reach"] == pytest.approx(1.0)  # a quarter of the height = one palm (knuckle at 1/2)
+    c = a["to_wrist"]
+    assert c["cut"] == 5
+    assert c["handdet"]["ap50_95"] < a["handdet"]["ap50_95"]
+    assert c["handdet"]["kept_ap50_95"] <= c["handdet"]["ap50_95"] + 1e-9
+    assert set(c["mediapipe"]) >= {"ap50", "ap50_95", "margin"}
 
 
 def test_hand_landmarks_in_pixels():
@@ -339,7 +362,9 @@ def test_bench_rows_per_source(tmp_path, monkeypatch):
             {"source": "asl-letters", "kind": "hands", "splits": ["val"], "images": 40,
              "handdet": scores, "mediapipe": {**scores, "ap50": 0.7},
              "wrist": {"hands": 38, "source_inside": 0.95, "source_reach": 0.3, "matched": 36, "model_inside": 0.9,
-                       "model_reach": 0.18, "source_reach_matched": 0.28}},
+                       "model_reach": 0.18, "source_reach_matched": 0.28},
+             "to_wrist": {"cut": 35, "handdet": {"ap50": 0.9, "ap50_95": 0.52, "kept_ap50": 0.85, "kept_ap50_95": 0.5},
+                          "mediapipe": {**scores, "ap50_95": 0.55}}},
             {"source": "hand-free/camvid-streets", "kind": "background", "splits": ["test"], "images": 46,
              "handdet": {**scores, "fp_per_100_negatives": 2.17}, "mediapipe": scores}]}
 
@@ -355,6 +380,8 @@ def test_bench_rows_per_source(tmp_path, monkeypatch):
         ("asl-letters: boxes past MediaPipe's wrist, in palm lengths (median), handdet @default",
          "+0.18, wrist inside 90% (36 hands found)", "source boxes +0.28 on the same hands (+0.30, wrist inside 95%, "
          "over 38)", "-0.10"),
+        ("asl-letters: AP50-95 against its boxes cut at MediaPipe's wrist (35 cut), handdet every box / kept @default",
+         "0.520 / 0.500 (as drawn 0.600)", "MediaPipe (+20%): 0.550 (as drawn 0.600)", "-0.080 AP50-95"),
         ("hand-free/camvid-streets (46 test photos, hand-free): false detections / 100 photos", "2.2",
          "MediaPipe: 0.0", "")]
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from handdet.core.detections import Detections
-from handdet.eval.box_style import BoxBias, box_bias, matched_pairs, restyle, wrist_reach, wrist_style
+from handdet.eval.box_style import (BoxBias, box_bias, gts_to_wrist, matched_pairs, restyle, to_wrist, wrist_reach,
+                                    wrist_style)
 from handdet.eval.evaluator import Evaluator
 
 
@@ -106,3 +107,48 @@ def test_wrist_style_compares_source_and_model_on_the_same_hands():
     assert (s.source_reach, s.model_reach, s.source_reach_matched) == pytest.approx((0.3, 0.0, 0.3))
     none = wrist_style([_d()], [_d((30, 30, 70, 112))], [np.zeros((0, 0, 2))], conf=0.35)
     assert none.hands == 0 and np.isnan(none.source_reach)
+
+
+@pytest.mark.parametrize("box, wrist, knuckle, reach, want", [
+    ((30, 40, 70, 112), (50, 100), (50, 60), 0.0, (30, 40, 70, 100)),  # upright: the bottom edge to the wrist
+    ((30, 40, 70, 112), (50, 100), (50, 60), 0.1, (30, 40, 70, 104)),  # a tenth of the palm of forearm left
+    ((30, 40, 70, 95), (50, 100), (50, 60), 0.0, (30, 40, 70, 95)),  # already short of the wrist: never grown
+    ((30, 38, 70, 130), (50, 50), (50, 90), 0.0, (30, 50, 70, 130)),  # upside down: the top edge moves
+    ((20, 30, 112, 70), (100, 50), (60, 50), 0.0, (20, 30, 100, 70)),  # fingers left: the right edge moves
+    ((30, 40, 70, 112), (50, 100), (50, 60), -5.0, (30, 40, 70, 41)),  # an absurd target leaves a pixel
+    ((0, 0, 10, 10), (5, 5), (5, 5), 0.0, (0, 0, 10, 10)),  # no direction: as it was
+])
+def test_to_wrist_cuts_the_forearm_side(box, wrist, knuckle, reach, want):
+    got = to_wrist(np.array([box]), np.array([wrist]), np.array([knuckle]), reach)[0]
+    assert got == pytest.approx(want)
+
+
+def test_to_wrist_cuts_a_tilted_hand_through_its_wrist():
+    wrist, knuckle = np.array([[50.0, 100.0]]), np.array([[80.0, 60.0]])  # tilted right, palm 50
+    box = np.array([[20.0, 30.0, 100.0, 130.0]])
+    cut = to_wrist(box, wrist, knuckle, 0.2)
+    assert cut[0].tolist() == [20.0, 30.0, 100.0, 110.0]  # only the bottom edge: a fifth of a palm below the wrist
+    # the far bottom-left corner still lies a little past the wrist along the hand's axis, as in a drawn box
+    assert 0 < wrist_reach(cut, wrist, knuckle)[0] < wrist_reach(box, wrist, knuckle)[0]
+
+
+def test_gts_to_wrist_cuts_only_boxes_with_a_landmark_hand():
+    hand = _hand((50, 100), (50, 60))
+    gts = [Detections(np.array([[30, 30, 70, 112], [200, 200, 240, 240]], np.float32), None,
+                      np.zeros(2, np.int64)),
+           Detections(np.array([[30, 30, 70, 112]], np.float32), None, np.zeros(1, np.int64), np.array([True])),
+           _d((30, 30, 70, 112))]
+    cut, n = gts_to_wrist(gts, [hand[None], hand[None], np.zeros((0, 0, 2))])
+    assert n == 1
+    assert cut[0].xyxy.tolist() == [[30, 30, 70, 100], [200, 200, 240, 240]]  # no hand overlaps the second box
+    assert cut[1].xyxy.tolist() == [[30, 30, 70, 112]] and cut[1].ignore.tolist() == [True]  # ignored: untouched
+    assert cut[2].xyxy.tolist() == [[30, 30, 70, 112]]  # MediaPipe found no hand in this photo
+    # a model boxing to the wrist scores AP50-95 1 against the cut truth, and less against the truth as drawn
+    preds = [_d((30, 30, 70, 100), conf=[0.9])]
+
+    def ap(gt):
+        ev = Evaluator({0: "hand"})
+        ev.update(preds[0], gt, image_id=0)
+        return ev.compute().ap50_95
+
+    assert ap(cut[0][:1]) == pytest.approx(1.0) and ap(gts[2]) < 0.9
