@@ -7,6 +7,7 @@ hidden download is a test failure rather than a hang.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import socket
 from pathlib import Path
@@ -141,3 +142,27 @@ def tiny_yolo(tiny_voc, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_yolo") / "ds"
     report = convert("voc", tiny_voc, out, group=r"^(.+)_pic", ratios={"train": 0.75, "val": 0.25}, seed=0)
     return Path(report.data_yaml)
+
+
+@pytest.fixture
+def fake_mediapipe(monkeypatch):
+    """Replaces the MediaPipe run with a fixed answer per file stem (`fake.hands`, default no hand) and records
+    each run's photo list in `fake.runs`. MediaPipe itself runs in its own environment made by `make bench`
+    (pip), so tests never run it."""
+    from types import SimpleNamespace
+
+    from handdet.bench import vs_mediapipe as vs
+
+    fake = SimpleNamespace(runs=[], hands={}, wh=(100, 100))
+
+    def run(listing, out_json, video, work, log):
+        from handdet.data.yolo_dataset import image_size
+
+        paths = listing.read_text().splitlines()
+        fake.runs.append(paths)
+        rows = [{"path": p, **dict(zip("wh", image_size(p) if p.endswith(".jpg") else fake.wh, strict=True)),
+                 "latency_ms": 20.0, "hands": fake.hands.get(Path(p).stem, [])} for p in paths]
+        out_json.write_text(json.dumps({"mediapipe": "0.0-fake", "min_detection_confidence": 0.5, "images": rows}))
+
+    monkeypatch.setattr(vs, "_run_script", run)
+    return fake

@@ -1,4 +1,4 @@
-"""`handdet` subcommands for the data stage: `synth`, `convert`, `fetch`, `stats`, `merge`.
+"""`handdet` subcommands for the data stage: `synth`, `convert`, `fetch`, `stats`, `merge`, `restyle`.
 
     handdet synth build/synth --n 200
     handdet convert voc ../shared/data/subhi-hands-voc build/subhi --group '^(.*?)_?pic\\d+$'
@@ -7,6 +7,7 @@
     handdet fetch all --data-dir data
     handdet stats build/subhi --out runs/stats/subhi
     handdet merge build/hands build/subhi build/egohands --classes hands=hand
+    handdet restyle $(handdet prepare --config configs/handdet-n.yaml --print-path) --out build/wrist
 """
 
 from __future__ import annotations
@@ -144,3 +145,16 @@ def merge_cmd(
 
     report = merge(out, data, class_map=classes, copy=copy, overwrite=overwrite)
     typer.echo(report.summary_line())
+
+
+@app.command("restyle")
+def restyle_cmd(
+    data: Path = typer.Argument(..., help="YOLO dataset in handdet prepare's layout: its data.yaml or folder."),
+    out: Path = typer.Option(..., "--out", help="Output YOLO dataset folder (images linked, labels rewritten)."),
+    reach: float = typer.Option(0.0, "--reach", help="Cut this many palm lengths past the wrist (0: through it)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+) -> None:
+    """Copy a dataset with each hand box cut at the wrist MediaPipe Hands finds: boxes "to the wrist"."""
+    from handdet.data.restyle import restyle_to_wrist
+
+    typer.echo(restyle_to_wrist(data, out, reach=reach, overwrite=overwrite).summary_line())

@@ -76,25 +76,6 @@ def hand(xyxy, wh, shrink: float = 1.0, score: float = 0.9) -> dict:
     return {"x": [(cx - hw) / w, (cx + hw) / w], "y": [(cy - hh) / h, (cy + hh) / h], "score": score}
 
 
-@pytest.fixture
-def fake_mediapipe(monkeypatch):
-    """Replaces the MediaPipe run with a fixed answer per file stem (`fake.hands`, default no hand) and records
-    each run's photo list in `fake.runs`."""
-    fake = SimpleNamespace(runs=[], hands={}, wh=(100, 100))
-
-    def run(listing, out_json, video, work, log):
-        from handdet.data.yolo_dataset import image_size
-
-        paths = listing.read_text().splitlines()
-        fake.runs.append(paths)
-        rows = [{"path": p, **dict(zip("wh", image_size(p) if p.endswith(".jpg") else fake.wh, strict=True)),
-                 "latency_ms": 20.0, "hands": fake.hands.get(Path(p).stem, [])} for p in paths]
-        out_json.write_text(json.dumps({"mediapipe": "0.0-fake", "min_detection_confidence": 0.5, "images": rows}))
-
-    monkeypatch.setattr(vs, "_run_script", run)
-    return fake
-
-
 def _box(x1, y1, x2, y2):
     return Detections(np.array([[x1, y1, x2, y2]], np.float32))
 

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from handdet.core.detections import Detections
-from handdet.eval.box_style import (BoxBias, box_bias, gts_to_wrist, matched_pairs, restyle, to_wrist, wrist_reach,
-                                    wrist_style)
+from handdet.eval.box_style import (
+    BoxBias,
+    box_bias,
+    gts_to_wrist,
+    matched_pairs,
+    restyle,
+    to_wrist,
+    wrist_reach,
+    wrist_style,
+)
 from handdet.eval.evaluator import Evaluator
 
 
