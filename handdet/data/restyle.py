@@ -84,7 +84,8 @@ def restyle_to_wrist(data_yaml: str | os.PathLike, out: str | os.PathLike, reach
     report = RestyleReport(out=str(out), data_yaml=str(out / "data.yaml"), reach=reach)
     with atomic_dir(out) as tmp:
         make_split_dirs(tmp, list(folders))
-        shutil.copyfile(info.yaml_path, tmp / "data.yaml")
+        # no `path:` key, so the copy's splits are its own folders, wherever the source's root was
+        (tmp / "data.yaml").write_text(yaml.safe_dump({k: v for k, v in raw.items() if k != "path"}, sort_keys=False))
         for name in KEPT_FILES:
             if (info.root / name).is_file():
                 shutil.copyfile(info.root / name, tmp / name)

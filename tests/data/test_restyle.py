@@ -112,9 +112,10 @@ def test_cli(dataset, tmp_path, fake_mediapipe, capsys):
 def test_splits_that_share_a_folder_are_restyled_once(dataset, tmp_path, fake_mediapipe):
     """`handdet loso`'s held-out datasets point val and test at one folder."""
     text = dataset.read_text().replace("val: images/val", "val: images/val\ntest: images/val")
-    dataset.write_text(text)
+    dataset.write_text(f"path: {dataset.parent}\n{text}")  # an absolute root must not follow the copy
     report = restyle_to_wrist(dataset, tmp_path / "w", work=tmp_path / "mp", log=lambda *a: None)
     out = read_data_yaml(report.data_yaml)
+    assert out.root == (tmp_path / "w").resolve() and all(p.parent.parent.parent == out.root for p in out.images("val"))
     assert [p.name for p in out.images("test")] == [p.name for p in out.images("val")] and list(report.boxes) == [
         "train", "val"]
     assert len(fake_mediapipe.runs) == 2
