@@ -366,19 +366,17 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
     out = []
     for source, idx in groups.items():
         background = all(where[i][1] == Kind.BACKGROUND for i in idx)
-        g = [gts[i] for i in idx]
-        res_ap = _evaluate([preds[i] for i in idx], g, names, conf_threshold=conf)
-        res_default = _evaluate([kept_at(preds[i], conf) for i in idx], g, names, conf_threshold=0.0)
+        g, p, lm, rows = ([gts[i] for i in idx], [preds[i] for i in idx], [landmarks[i] for i in idx],
+                          [mp["images"][i] for i in idx])
+        res_ap = _evaluate(p, g, names, conf_threshold=conf)
+        res_default = _evaluate([kept_at(d, conf) for d in p], g, names, conf_threshold=0.0)
         in_splits = {where[i][2] for i in idx}
         out.append({"source": source, "kind": (Kind.BACKGROUND if background else Kind.HANDS).value,
                     "splits": [s for s in splits if s in in_splits], "images": len(idx),
                     "negatives": sum(len(x) == 0 for x in g), "handdet": _summary(res_default, res_ap),
-                    "mediapipe": score_mediapipe([mp["images"][i] for i in idx], g, names),
-                    "wrist": None if background else asdict(wrist_style(
-                        [preds[i] for i in idx], g, [landmarks[i] for i in idx], conf)),
-                    "to_wrist": None if background else _scored_to_wrist(
-                        [preds[i] for i in idx], g, [landmarks[i] for i in idx], [mp["images"][i] for i in idx],
-                        names, conf)})
+                    "mediapipe": score_mediapipe(rows, g, names),
+                    "wrist": None if background else asdict(wrist_style(p, g, lm, conf)),
+                    "to_wrist": None if background else _scored_to_wrist(p, g, lm, rows, names, conf)})
     out.sort(key=lambda r: (r["kind"] == Kind.BACKGROUND.value, r["source"]))
     return {"weights": str(weights), "data": str(info.yaml_path), "splits": [t.split for t in truths],
             "conf": conf, "images": len(images), "mediapipe_version": mp["mediapipe"],

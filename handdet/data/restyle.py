@@ -57,6 +57,7 @@ def restyle_to_wrist(data_yaml: str | os.PathLike, out: str | os.PathLike, reach
         DataError: unusable data.yaml, a split that is not a folder of `images/`, `out` exists.
         HanddetError: MediaPipe cannot be installed or run.
     """
+    import numpy as np
     import yaml
 
     from handdet.bench.vs_mediapipe import hand_landmarks, run_mediapipe
@@ -90,27 +91,23 @@ def restyle_to_wrist(data_yaml: str | os.PathLike, out: str | os.PathLike, reach
             if (info.root / name).is_file():
                 shutil.copyfile(info.root / name, tmp / name)
         for split, images in folders.items():
-            truth = {}
+            truth = []  # per image: (ground truth, (w, h))
             for im in images:
                 place_image(im, tmp / "images" / split / im.name, LinkMode.SYMLINK)
                 wh = image_size(im)
-                gt = read_labels(label_path_for(im), wh)
-                if len(gt):
-                    truth[im] = (gt, wh)
-                else:
-                    (tmp / "labels" / split / f"{im.stem}.txt").write_text("")
-            # MediaPipe runs once per file: weighted sources link one photo under several names
-            real = sorted({os.path.realpath(im) for im in truth})
-            rows = run_mediapipe(real, work, log=log)["images"] if real else []
-            landmarks = dict(zip(real, hand_landmarks(rows), strict=True))
-            ims = list(truth)
-            cut, n_cut = gts_to_wrist([truth[im][0] for im in ims], [landmarks[os.path.realpath(im)] for im in ims],
-                                      reach)
-            for im, gt in zip(ims, cut, strict=True):
-                lines = label_lines(gt, truth[im][1])
+                truth.append((read_labels(label_path_for(im), wh), wh))
+            # MediaPipe runs once per file with hands: weighted sources link one photo under several names
+            real = [os.path.realpath(im) for im in images]
+            asked = sorted({r for r, (gt, _) in zip(real, truth, strict=True) if len(gt)})
+            rows = run_mediapipe(asked, work, log=log)["images"] if asked else []
+            landmarks = dict(zip(asked, hand_landmarks(rows), strict=True))
+            none = np.zeros((0, 0, 2))
+            cut, n_cut = gts_to_wrist([gt for gt, _ in truth], [landmarks.get(r, none) for r in real], reach)
+            for im, gt, (_, wh) in zip(images, cut, truth, strict=True):
+                lines = label_lines(gt, wh)
                 (tmp / "labels" / split / f"{im.stem}.txt").write_text("".join(f"{line}\n" for line in lines))
             report.images += len(images)
-            report.boxes[split] = int(sum(len(truth[im][0]) for im in ims))
+            report.boxes[split] = int(sum(len(gt) for gt, _ in truth))
             report.cut[split] = n_cut
             log(f"restyle: {split}: {n_cut:,} of {report.boxes[split]:,} hand boxes cut at the wrist")
         (tmp / REPORT_NAME).write_text(json.dumps({**asdict(report), "source": str(info.yaml_path),
