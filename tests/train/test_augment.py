@@ -116,3 +116,61 @@ def test_quarter_turn_inside_ultralytics_training_pipeline(zidane):
             want = _rot90_boxes(boxes, w, h, k)
             np.testing.assert_allclose(got, want[np.argsort(want[:, 0])], atol=1e-2)
     assert turned == {0, 1, 2, 3}
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope="module")
+def hand_on_canvas(shared_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A real ASL hand cut along its silhouette, on a grey canvas with room to turn: (image, silhouette, box)."""
+    from handdet.data.cutout import cut_hand, usable_boxes
+    from handdet.data.yolo_dataset import read_labels
+
+    path = sorted((shared_dir / "data" / "asl-letters" / "images").glob("*.jpg"))[1]
+    image = cv2.imread(str(path))
+    boxes = read_labels(path.parent.parent / "labels" / f"{path.stem}.txt", image.shape[1::-1]).xyxy
+    k = int(np.flatnonzero(usable_boxes(boxes, image.shape[1::-1]))[0])
+    cut = cut_hand(image, boxes[k], np.delete(boxes, k, axis=0))
+    assert cut is not None
+    h, w = cut.mask.shape
+    side = int(1.6 * max(h, w))
+    canvas = np.full((side, side, 3), 114, np.uint8)
+    silhouette = np.zeros((side, side, 3), np.uint8)
+    y0, x0 = (side - h) // 2, (side - w) // 2
+    canvas[y0:y0 + h, x0:x0 + w][cut.mask] = cut.patch[cut.mask]
+    silhouette[y0:y0 + h, x0:x0 + w][cut.mask] = 255
+    ys, xs = np.nonzero(silhouette[..., 0])
+    return canvas, silhouette, np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+
+
+@pytest.mark.parametrize("angle", [30, -45, 60])
+def test_free_turn_with_ellipse_boxes_fits_a_real_hand(hand_on_canvas, angle):
+    # Free turns (configs/experiments/loso-rotate-ft.yaml) label a turned hand with the box of its turned inscribed
+    # ellipse; the box of its turned corners (Ultralytics' and Albumentations' default) runs far larger than the hand.
+    canvas, silhouette, box = hand_on_canvas
+
+    def turned(method: str, image: np.ndarray) -> np.ndarray:
+        t = build_albumentations([{"name": "Rotate", "p": 1.0, "limit": [angle, angle], "rotate_method": method,
+                                   "border_mode": 0, "fill": 114}])
+        return apply_to_boxes(t, image, box, [0])
+
+    true_mask = turned("ellipse", silhouette)[0][..., 0] > 127
+    ys, xs = np.nonzero(true_mask)
+    truth = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+    ellipse, corners = turned("ellipse", canvas)[1][0], turned("largest_box", canvas)[1][0]
+    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+    assert area(corners) > 1.2 * area(truth)
+    assert _box_iou(ellipse, truth) > 0.7
+    assert _box_iou(ellipse, truth) > _box_iou(corners, truth) + 0.05
+
+
+def test_free_quarter_turn_with_ellipse_boxes_is_exact(hand_on_canvas):
+    canvas, _, box = hand_on_canvas
+    t = build_albumentations([{"name": "Rotate", "p": 1.0, "limit": [90, 90], "rotate_method": "ellipse",
+                               "border_mode": 0, "fill": 114}])
+    out, out_boxes, _ = apply_to_boxes(t, canvas, box, [0])
+    side = canvas.shape[1]
+    np.testing.assert_allclose(out_boxes, _rot90_boxes(box, side, side, 1), atol=1.0)
