@@ -413,7 +413,9 @@ def markdown(rows: list[Row], meta: dict) -> str:
         "# handdet benchmark",
         "",
         f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores), by `make bench` "
-        f"({meta['seconds']:.0f} s). Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
+        f"({meta['seconds']:.0f} s). Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "."
+        + "".join(f" Re-run since: `handdet bench --only {','.join(r['sections'])}` {r['date']} ({r['seconds']:.0f} s)"
+                  " (its rows are side by side with each other, not with the rest)." for r in meta.get("reruns", [])),
         "",
         "Ratios compare two things measured side by side in this run; absolute times depend on the load of the machine. "
         "\"Ultralytics predict\" is `YOLO(pt).predict(image, imgsz=...)` as users call it: Ultralytics sets PyTorch to "
@@ -454,17 +456,23 @@ def run_bench(only: list[str] | None = None, out: Path = Path("bench/results.md"
         rows += new
     meta = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu_name(), "cores": os.cpu_count(),
             "versions": versions(), "seconds": time.perf_counter() - t0, "model": str(ctx.pt)}
-    if only and out.is_file():  # a partial run updates its own rows and keeps the others
-        rows = _merge_rows(out.with_suffix(".json"), rows, sections)
+    if only and out.is_file():  # a partial run updates its own rows and keeps the others, and says so
+        rows, meta = _merge_rows(out.with_suffix(".json"), rows, meta, sections)
     write_text_atomic(out, markdown(rows, meta))
     write_text_atomic(out.with_suffix(".json"), json.dumps({"meta": meta, "rows": [r.__dict__ for r in rows]}, indent=1))
     return rows
 
 
-def _merge_rows(path: Path, new: list[Row], sections: list[str]) -> list[Row]:
+def _merge_rows(path: Path, new: list[Row], meta: dict, sections: list[str]) -> tuple[list[Row], dict]:
+    """The earlier run's rows with `sections` replaced; its header kept, with this run listed as a re-run."""
     try:
-        old = [Row(**r) for r in json.loads(path.read_text())["rows"]]
+        data = json.loads(path.read_text())
+        old, old_meta = [Row(**r) for r in data["rows"]], dict(data["meta"])
     except (OSError, ValueError, KeyError, TypeError):
-        return new
+        return new, meta
+    if not [r for r in old if r.section not in sections]:
+        return new, meta  # every row is new: this run is the whole table
+    reruns = [r for r in old_meta.get("reruns", []) if set(r["sections"]) - set(sections)]
+    old_meta["reruns"] = reruns + [{"sections": sections, "date": meta["date"], "seconds": meta["seconds"]}]
     merged = [r for r in old if r.section not in sections] + new
-    return sorted(merged, key=lambda r: SECTIONS.index(r.section) if r.section in SECTIONS else 99)
+    return sorted(merged, key=lambda r: SECTIONS.index(r.section) if r.section in SECTIONS else 99), old_meta

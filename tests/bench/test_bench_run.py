@@ -37,7 +37,14 @@ def test_partial_run_keeps_other_sections(work, monkeypatch):
     fake["eval"] = lambda ctx: [bench.Row("eval", "e", "3 s")]
     rows = bench.run_bench(["eval"], out, log=lambda *a: None)
     assert [(r.section, r.value) for r in rows] == [("eval", "3 s"), ("convert", "2 s")]
-    assert "| convert | c | 2 s |" in out.read_text()
+    text = out.read_text()
+    assert "| convert | c | 2 s |" in text
+    full = json.loads(out.with_suffix(".json").read_text())["meta"]
+    assert text.count("Re-run since: `handdet bench --only eval`") == 1 and f"Measured {full['date']}" in text
+    bench.run_bench(["eval"], out, log=lambda *a: None)  # a second re-run of the same section replaces the first
+    assert out.read_text().count("Re-run since") == 1
+    bench.run_bench(["eval", "convert"], out, log=lambda *a: None)  # every section again: a full table
+    assert "Re-run since" not in out.read_text()
 
 
 def test_unknown_section(work):
