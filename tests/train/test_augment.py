@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from handdet.core.boxes import box_area, box_iou
 from handdet.core.errors import ConfigError
 from handdet.train.augment import apply_to_boxes, build_albumentations
 
@@ -118,11 +119,6 @@ def test_quarter_turn_inside_ultralytics_training_pipeline(zidane):
     assert turned == {0, 1, 2, 3}
 
 
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 @pytest.fixture(scope="module")
 def hand_on_canvas(shared_dir) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A real ASL hand cut along its silhouette, on a grey canvas with room to turn: (image, silhouette, box)."""
@@ -160,11 +156,10 @@ def test_free_turn_with_ellipse_boxes_fits_a_real_hand(hand_on_canvas, angle):
     true_mask = turned("ellipse", silhouette)[0][..., 0] > 127
     ys, xs = np.nonzero(true_mask)
     truth = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
-    ellipse, corners = turned("ellipse", canvas)[1][0], turned("largest_box", canvas)[1][0]
-    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
-    assert area(corners) > 1.2 * area(truth)
-    assert _box_iou(ellipse, truth) > 0.7
-    assert _box_iou(ellipse, truth) > _box_iou(corners, truth) + 0.05
+    ellipse, corners = turned("ellipse", canvas)[1], turned("largest_box", canvas)[1]
+    iou = box_iou(np.concatenate([ellipse, corners]), truth[None])[:, 0]
+    assert box_area(corners)[0] > 1.2 * box_area(truth[None])[0]
+    assert iou[0] > 0.7 and iou[0] > iou[1] + 0.05
 
 
 def test_free_quarter_turn_with_ellipse_boxes_is_exact(hand_on_canvas):
