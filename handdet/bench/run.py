@@ -470,9 +470,9 @@ def _merge_rows(path: Path, new: list[Row], meta: dict, sections: list[str]) -> 
         old, old_meta = [Row(**r) for r in data["rows"]], dict(data["meta"])
     except (OSError, ValueError, KeyError, TypeError):
         return new, meta
-    if not [r for r in old if r.section not in sections]:
+    kept = [r for r in old if r.section not in sections]
+    if not kept:
         return new, meta  # every row is new: this run is the whole table
     reruns = [r for r in old_meta.get("reruns", []) if set(r["sections"]) - set(sections)]
     old_meta["reruns"] = reruns + [{"sections": sections, "date": meta["date"], "seconds": meta["seconds"]}]
-    merged = [r for r in old if r.section not in sections] + new
-    return sorted(merged, key=lambda r: SECTIONS.index(r.section) if r.section in SECTIONS else 99), old_meta
+    return sorted(kept + new, key=lambda r: SECTIONS.index(r.section) if r.section in SECTIONS else 99), old_meta
