@@ -139,7 +139,7 @@ def choose_conf_cmd(
                         "(`handdet prepare` with data.sources)")
     preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu", tta), truth)
     order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
-    points = conf_choice.sweep_conf(preds, truth, sources, order=order)
+    points = conf_choice.sweep_conf(preds, truth, sources, conf_choice.budget_steps(preds, sources), order=order)
     chosen = conf_choice.choose_conf(points, max_fp)
     table = conf_choice.sweep_table(points, chosen)
     out = out or build_dir() / "eval" / f"{w.stem}-conf"

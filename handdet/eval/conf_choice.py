@@ -1,13 +1,16 @@
 """A model's default confidence chosen by measurement: the cut-off `handdet predict` keeps boxes at.
 
-    points = sweep_conf(preds, truth, sources)           # one ConfPoint per cut-off of CONF_GRID
+    confs = budget_steps(preds, sources)                 # CONF_GRID and the cut-offs where a hand-free box drops
+    points = sweep_conf(preds, truth, sources, confs)    # one ConfPoint per cut-off
     choice = choose_conf(points, max_fp_per_100=0.5)     # then `handdet export W --conf choice.conf`
 
 A user scores what `handdet predict` returns, so the AP they measure is the AP of the kept boxes: capped by the
 recall at the cut-off. Lowering the cut-off raises that AP towards the AP of every box, and raises the false
 detections on hand-free photos. The choice is the highest cut-off whose mean kept AP50 over the hand sources is
 within `tol` of the best among the cut-offs that make at most `max_fp_per_100` false detections per 100
-hand-free photos of the split; None when no cut-off is that clean.
+hand-free photos of the split; None when no cut-off is that clean. A fixed grid alone would miss the cut-off
+just above a hand-free box's score, where the false detections fall by one and the hands barely change, so the
+sweep adds those steps (to 0.01).
 """
 
 from __future__ import annotations
@@ -59,6 +62,19 @@ class ConfPoint:
     def fp_per_100(self) -> float | None:
         """False detections per 100 hand-free photos; None without such photos."""
         return 100.0 * self.fp_handfree / self.n_handfree if self.n_handfree else None
+
+
+def budget_steps(preds: Sequence[Detections], sources: Sequence[tuple[str, Kind]], confs: Sequence[float] = CONF_GRID,
+                 step: float = 0.01) -> list[float]:
+    """`confs` plus, for every hand-free photo's box scoring within their range, the lowest multiple of `step` a
+    predictor set to it would drop the box at (it keeps scores strictly above its confidence); ascending."""
+    lo, hi = min(confs), max(confs)
+    scores = [d.confidence for d, (_, kind) in zip(preds, sources) if kind == Kind.BACKGROUND]
+    s = np.concatenate(scores) if scores else np.zeros(0)
+    s = s[(s >= lo) & (s < hi)].astype(np.float64)
+    # rounding first keeps a float32 score like 0.4 (0.4000000059) on its own step, not the next one
+    extra = np.ceil(np.round(s / step, 4)) * step
+    return sorted({round(float(c), 6) for c in (*confs, *extra)})
 
 
 def sweep_conf(

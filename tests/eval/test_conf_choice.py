@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from handdet.core.paths import SHIPPED_PT
 from handdet.data.manifest import Kind
-from handdet.eval.conf_choice import ConfPoint, choose_conf, sweep_conf, sweep_table
+from handdet.eval.conf_choice import ConfPoint, budget_steps, choose_conf, sweep_conf, sweep_table
 from handdet.eval.run import SplitTruth
 
 from .conftest import dets, write_multisource
@@ -66,6 +67,25 @@ def test_choose_conf_none_when_nothing_is_clean_enough():
     assert choose_conf(dirty, 10.0) is None and choose_conf(dirty, 30.0) is dirty[0]
     no_handfree = [ConfPoint(0.3, {"a": (0.9, 0.5, 0.9)}, 0, 0), ConfPoint(0.5, {"a": (0.8, 0.5, 0.8)}, 0, 0)]
     assert choose_conf(no_handfree, 0.0).conf == 0.3
+
+
+def test_budget_steps_add_the_cut_off_just_above_each_hand_free_box():
+    """A fixed grid of 0.3 and 0.5 cannot keep the hand at 0.45 without the hand-free box at 0.43; the step at
+    0.44 can, so with it the choice finds both hands with no false detection. A box scoring float32 0.4 is
+    dropped at 0.4 itself (predictors keep scores strictly above), and a box below the grid adds nothing."""
+    images = [("a", Kind.HANDS, dets(BOX), dets((*BOX, 0.9))),
+              ("a", Kind.HANDS, dets(BOX), dets((*BOX, 0.45))),
+              ("bg", Kind.BACKGROUND, dets(), dets((*FAR, 0.433), (*FAR, 0.05))),
+              ("bg", Kind.BACKGROUND, dets(), dets((*FAR, float(np.float32(0.4)))))]
+    truth = _truth([gt for _, _, gt, _ in images])
+    preds, sources = [p for *_, p in images], [(s, k) for s, k, _, _ in images]
+    steps = budget_steps(preds, sources, (0.3, 0.5))
+    assert steps == [0.3, 0.4, 0.44, 0.5]
+    grid_only = choose_conf(sweep_conf(preds, truth, sources, (0.3, 0.5)), 0.0)
+    stepped = choose_conf(sweep_conf(preds, truth, sources, steps), 0.0)
+    assert grid_only.conf == 0.5 and grid_only.per_source["a"][2] == 0.5
+    assert stepped.conf == 0.44 and stepped.per_source["a"][2] == 1.0 and stepped.fp_handfree == 0
+    assert budget_steps([dets()], [("bg", Kind.BACKGROUND)], (0.3, 0.5)) == [0.3, 0.5]
 
 
 def test_table_marks_the_choice(points):
