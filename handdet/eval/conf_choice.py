@@ -64,12 +64,17 @@ class ConfPoint:
         return 100.0 * self.fp_handfree / self.n_handfree if self.n_handfree else None
 
 
+def _handfree(sources: Sequence[tuple[str, Kind]]) -> list[int]:
+    """Indices of the hand-free photos: the ones whose false detections the budget counts."""
+    return [i for i, (_, kind) in enumerate(sources) if kind == Kind.BACKGROUND]
+
+
 def budget_steps(preds: Sequence[Detections], sources: Sequence[tuple[str, Kind]], confs: Sequence[float] = CONF_GRID,
                  step: float = 0.01) -> list[float]:
     """`confs` plus, for every hand-free photo's box scoring within their range, the lowest multiple of `step` a
     predictor set to it would drop the box at (it keeps scores strictly above its confidence); ascending."""
     lo, hi = min(confs), max(confs)
-    scores = [d.confidence for d, (_, kind) in zip(preds, sources) if kind == Kind.BACKGROUND]
+    scores = [preds[i].confidence for i in _handfree(sources)]
     s = np.concatenate(scores) if scores else np.zeros(0)
     s = s[(s >= lo) & (s < hi)].astype(np.float64)
     # rounding first keeps a float32 score like 0.4 (0.4000000059) on its own step, not the next one
@@ -105,7 +110,7 @@ def sweep_conf(
     for i, (name, _) in enumerate(sources):
         members.setdefault(name, []).append(i)
     hands = {name: idx for name, idx in members.items() if any(len(truth.gts[i]) for i in idx)}
-    handfree = [i for i, (_, kind) in enumerate(sources) if kind == Kind.BACKGROUND]
+    handfree = _handfree(sources)
     points = []
     for conf in sorted(confs):
         per = {}
