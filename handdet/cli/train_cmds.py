@@ -48,17 +48,23 @@ def _print_summary(result) -> None:
 def average_cmd(
     checkpoints: list[Path] = typer.Argument(..., help="Two or more .pt files of one architecture."),
     out: Path = typer.Option(..., "--out", "-o", help="The averaged .pt to write."),
-    weights: str = typer.Option(None, "--weights", help="Comma-separated mixing weights (default: equal)."),
+    weights: str = typer.Option(None, "--weights", help="Comma-separated mixing weights (default: equal; 0 takes "
+                                                        "nothing of that input)."),
+    only: list[str] = typer.Option(None, "--only", help="Average only the layers whose names start with this "
+                                                        "(repeat for more; e.g. model.22.cv2, the box branch); the "
+                                                        "rest are the first checkpoint's."),
 ) -> None:
     """Average the weights of fine-tuned checkpoints into one model ("model soup"): same speed, often
-    better on photos unlike the training ones. Measure it on a source none of them saw."""
+    better on photos unlike the training ones. Measure it on a source none of them saw. With --only, a graft:
+    e.g. a fine-tuned box branch onto a model whose scores stay its own."""
     from handdet.train.average import average_checkpoints, mix_weights, parse_mix
 
     mix = parse_mix(weights)
-    path = average_checkpoints(checkpoints, out, mix)
+    path = average_checkpoints(checkpoints, out, mix, only=only or ())
     mixed = zip(checkpoints, mix_weights(mix, len(checkpoints)), strict=True)
     shares = ", ".join(f"{p} {w:.2f}" for p, w in mixed)
-    typer.echo(f"handdet average: {len(checkpoints)} checkpoints ({shares}) → {path}")
+    part = f" of {', '.join(only)}" if only else ""
+    typer.echo(f"handdet average: {len(checkpoints)} checkpoints{part} ({shares}) → {path}")
 
 
 @app.command("augment-preview")

@@ -29,22 +29,31 @@ def parse_mix(text: str | None) -> list[float] | None:
 
 
 def mix_weights(weights: Sequence[float] | None, n: int) -> list[float]:
-    """Normalised mixing weights for `n` checkpoints (uniform when None); positive and one per input."""
+    """Normalised mixing weights for `n` checkpoints (uniform when None): one per input, none negative, not all
+    zero. A zero takes nothing of that input: `0,1` with `only` grafts the second input's layers onto the first."""
     if n < 2:
         raise WeightsError(f"averaging needs at least two checkpoints, got {n}")
     if weights is None:
         return [1.0 / n] * n
-    if len(weights) != n or any(w <= 0 for w in weights):
-        raise WeightsError(f"mixing weights: need {n} positive numbers (one per checkpoint), got {list(weights)}")
+    if len(weights) != n or any(w < 0 for w in weights) or not any(w > 0 for w in weights):
+        raise WeightsError(f"mixing weights: need {n} numbers, one per checkpoint, none negative and not all "
+                           f"zero (positive shares), got {list(weights)}")
     total = float(sum(weights))
     return [w / total for w in weights]
 
 
-def average_state_dicts(state_dicts: Sequence[dict], weights: Sequence[float], names: Sequence[str]) -> dict:
+def average_state_dicts(state_dicts: Sequence[dict], weights: Sequence[float], names: Sequence[str],
+                        only: Sequence[str] = ()) -> dict:
     """Weighted mean of floating-point tensors (weights, biases, BatchNorm statistics); integer buffers
-    (BatchNorm's batch counters) are taken from the first. Names the first checkpoint that differs in a key
-    or a shape, since only models of one architecture can be averaged."""
+    (BatchNorm's batch counters) are taken from the first, and so is every tensor outside `only` (name
+    prefixes, e.g. `model.22.cv2` for the box branch; empty: every tensor is averaged). Names the first
+    checkpoint that differs in a key or a shape, since only models of one architecture can be averaged, and a
+    prefix that names no tensor."""
     first = state_dicts[0]
+    for prefix in only:
+        if not any(k.startswith(prefix) for k in first):
+            raise WeightsError(f"--only {prefix}: no layer of {names[0]} starts with it (e.g. model.22.cv2, the box "
+                               f"branch; model.22, the head)")
     for sd, name in zip(state_dicts[1:], names[1:], strict=True):
         if sd.keys() != first.keys():
             missing = sorted(set(first) ^ set(sd))[:3]
@@ -55,7 +64,7 @@ def average_state_dicts(state_dicts: Sequence[dict], weights: Sequence[float], n
                                    f"({k}: {tuple(sd[k].shape)} vs {tuple(v.shape)})")
     out = {}
     for k, v in first.items():
-        if v.is_floating_point():
+        if v.is_floating_point() and (not only or k.startswith(tuple(only))):
             out[k] = sum(w * sd[k].double() for w, sd in zip(weights, state_dicts, strict=True)).to(v.dtype)
         else:
             out[k] = v.clone()
@@ -93,11 +102,12 @@ def seed_warning(train_args: Sequence[dict | None]) -> str | None:
 
 
 def average_checkpoints(paths: Sequence[str | Path], out: str | Path,
-                        weights: Sequence[float] | None = None, log=print) -> Path:
+                        weights: Sequence[float] | None = None, log=print, only: Sequence[str] = ()) -> Path:
     """Write `out`: an Ultralytics `.pt` (FP16, no optimizer, as Ultralytics strips a finished run) whose
-    weights are the weighted mean of `paths`' models. Its names, arguments and class list are the first
-    input's; `handdet_average` records the inputs and their weights. Written atomically. Inputs trained
-    with different seeds are averaged with a warning (`seed_warning`)."""
+    weights are the weighted mean of `paths`' models (of the layers `only` names, when given; the rest are the
+    first input's). Its names, arguments and class list are the first input's; `handdet_average` records the
+    inputs, their weights and `only`. Written atomically. Inputs trained with different seeds are averaged with
+    a warning (`seed_warning`)."""
     import torch
 
     paths = [Path(p) for p in paths]
@@ -111,12 +121,13 @@ def average_checkpoints(paths: Sequence[str | Path], out: str | Path,
     for name, c in zip(names[1:], classes[1:], strict=True):
         if c != classes[0]:
             raise WeightsError(f"{name}: classes {c} differ from {names[0]}'s {classes[0]}")
-    mean = average_state_dicts([m.state_dict() for _, m in loaded], mix, names)
+    mean = average_state_dicts([m.state_dict() for _, m in loaded], mix, names, only)
     ckpt, model = loaded[0]
     soup = copy.deepcopy(model)
     soup.load_state_dict(mean)
     result = {k: v for k, v in ckpt.items() if k not in ("optimizer", "ema", "updates", "model", "train_results")}
-    inputs = [{"path": n, "weight": round(w, 6)} for n, w in zip(names, mix, strict=True)]
+    inputs = [{"path": n, "weight": round(w, 6), **({"only": list(only)} if only else {})}
+              for n, w in zip(names, mix, strict=True)]
     result.update(model=soup.half(), ema=None, optimizer=None, epoch=-1, handdet_average=inputs)
     out = Path(out)
     if out.suffix != ".pt":

@@ -49,10 +49,13 @@ def test_mixing_weights_are_normalised_and_checked():
     assert parse_mix("3,1") == [3.0, 1.0] and parse_mix(None) is None
     with pytest.raises(WeightsError, match="not comma-separated numbers"):
         parse_mix("3;1")
-    with pytest.raises(WeightsError, match="need 2 positive numbers"):
+    with pytest.raises(WeightsError, match="need 2 numbers, one per checkpoint"):
         mix_weights([1.0], 2)
-    with pytest.raises(WeightsError, match="positive"):
-        mix_weights([1.0, 0.0], 2)
+    assert mix_weights([0, 2], 2) == [0.0, 1.0]  # a graft: nothing of the first (with `only`)
+    with pytest.raises(WeightsError, match="none negative and not all zero"):
+        mix_weights([0.0, 0.0], 2)
+    with pytest.raises(WeightsError, match="none negative"):
+        mix_weights([2.0, -1.0], 2)
     with pytest.raises(WeightsError, match="at least two"):
         mix_weights(None, 1)
 
@@ -89,6 +92,40 @@ def test_a_model_averaged_with_itself_finds_the_same_hands(tmp_path, hand_photos
         assert np.allclose(got.xyxy, want.xyxy, atol=1.0) and np.allclose(got.confidence, want.confidence, atol=0.01)
         found += len(got) >= 1
     assert found == len(hand_photos)  # a hand in each ASL photo
+
+
+def test_only_averages_the_named_layers_and_keeps_the_rest_of_the_first(nudged, tmp_path):
+    out = average_checkpoints([SHIPPED_PT, nudged], tmp_path / "graft.pt", weights=[0, 1], only=["model.22.cv2"])
+    a, b, got = _state(SHIPPED_PT), _state(nudged), _state(out)
+    branch = [k for k in got if k.startswith("model.22.cv2")]
+    assert len(branch) > 10
+    for k, v in got.items():
+        if not v.is_floating_point():
+            assert torch.equal(v, a[k])
+            continue
+        want = b[k] if k in branch else a[k]
+        assert torch.allclose(v, want.half().float(), atol=1e-3, rtol=1e-3), k
+    assert torch.load(out, map_location="cpu", weights_only=False)["handdet_average"][1]["only"] == ["model.22.cv2"]
+    with pytest.raises(WeightsError, match="--only model.99: no layer of"):
+        average_checkpoints([SHIPPED_PT, nudged], tmp_path / "none.pt", only=["model.99"])
+    assert not (tmp_path / "none.pt").exists()
+
+
+def test_a_grafted_box_branch_moves_the_boxes_not_the_scores(nudged, tmp_path, hand_photos):
+    """The box branch (cv2) and the scores (cv3) are separate branches of the head: a graft of another box branch
+    keeps every photo's best score, so the hand-free photos that fire stay the same, and moves its boxes."""
+    from handdet.infer.predictor import PredictorSettings, load_predictor
+
+    out = average_checkpoints([SHIPPED_PT, nudged], tmp_path / "graft.pt", weights=[0, 1], only=["model.22.cv2"])
+    settings = PredictorSettings(conf=0.25)
+    shipped, graft = load_predictor(SHIPPED_PT, settings=settings), load_predictor(out, settings=settings)
+    moved = 0
+    for im in hand_photos:
+        want, got = shipped(im), graft(im)
+        assert len(want) >= 1 and len(got) >= 1
+        assert got.confidence.max() == pytest.approx(want.confidence.max(), abs=1e-3)
+        moved += not np.allclose(got.xyxy[0], want.xyxy[0], atol=0.5)
+    assert moved >= 1
 
 
 def test_inputs_of_different_seeds_are_averaged_with_a_warning(tmp_path, capsys):
@@ -135,3 +172,6 @@ def test_cli_writes_the_soup_and_says_what_went_in(nudged, tmp_path, capsys):
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("handdet average: 2 checkpoints") and str(out) in line and "0.50" in line
     assert torch.load(out, map_location="cpu", weights_only=False)["handdet_average"][0]["weight"] == 0.5
+    assert main(["average", str(SHIPPED_PT), str(nudged), "-o", str(out), "--weights", "0,1",
+                 "--only", "model.22.cv2"]) == 0
+    assert "checkpoints of model.22.cv2 (" in capsys.readouterr().out.strip().splitlines()[-1]

@@ -168,7 +168,7 @@ def test_folds_scored_as_the_average_with_other_runs(loso_run, tmp_path, capsys)
     bad = [*avg_args[:-2]]
     bad[bad.index("2,1,1")] = "3,1,1,1"
     assert main(bad) == 2
-    assert "need 2 positive numbers" in capsys.readouterr().err
+    assert "need 2 numbers, one per checkpoint" in capsys.readouterr().err
 
 
 def test_fold_config_leaves_one_out():
