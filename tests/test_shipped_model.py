@@ -18,7 +18,7 @@ from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
 pytestmark = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handdet-n.pt not built yet")
 
 # source -> (AP50, AP50-95) floors on its held-apart val photos, every box (measured values in weights/README.md)
-FLOORS = {"subhi-hands-voc": (0.99, 0.84), "asl-letters": (0.99, 0.82), "hands-v2": (0.95, 0.84),
+FLOORS = {"subhi-hands-voc": (0.99, 0.81), "asl-letters": (0.99, 0.81), "hands-v2": (0.95, 0.84),
           "gloves-ppe": (0.76, 0.44)}
 # source -> AP50 floor of the boxes the default model keeps at its own confidence (what `handdet predict` gives)
 KEPT_FLOORS = {"subhi-hands-voc": 0.98, "asl-letters": 0.98, "hands-v2": 0.92, "gloves-ppe": 0.63}
