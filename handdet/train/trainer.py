@@ -125,6 +125,7 @@ def resume(run_dir: str | Path, log=print) -> TrainResult:
             shutil.copyfile(ckpt, weights / "last.pt")
             model = YOLO(str(weights / "last.pt"), task="detect")
         log(f"handdet: resuming {run_dir} from {ckpt.name}")
+        drop_unsaved_epochs(run_dir / "results.csv", int(model.ckpt.get("epoch", -1)) + 1)
         _callbacks(model, resolved)
         model.train(resume=True)
         device = resolve_device(resolved.get("device", "auto"), resolved.get("batch"), resolved.get("workers"))
@@ -133,6 +134,18 @@ def resume(run_dir: str | Path, log=print) -> TrainResult:
     if resolved:
         return _restart(run_dir, resolved, candidates, log)
     raise HanddetError(f"{run_dir}: no readable checkpoint to resume (looked for weights/last.pt, last-safe.pt)")
+
+
+def drop_unsaved_epochs(results_csv: Path, saved: int) -> None:
+    """Keep in Ultralytics' results.csv only the epochs the checkpoint holds (`saved`, counted from 1).
+    Ultralytics writes an epoch's row before its checkpoint, so a run killed between the two has a row for an
+    epoch that resuming trains again, and would list it twice."""
+    if not results_csv.is_file():
+        return
+    lines = results_csv.read_text().splitlines(keepends=True)
+    keep = [lines[0], *(ln for ln in lines[1:] if ln.strip() and float(ln.split(",")[0]) <= saved)]
+    if len(keep) < len(lines):
+        write_text_atomic(results_csv, "".join(keep))
 
 
 def _restart(run_dir: Path, resolved: dict, broken: list[Path], log) -> TrainResult:

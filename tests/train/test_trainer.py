@@ -80,6 +80,20 @@ def test_resume_after_sigkill(tiny_yolo, tmp_path, coco_weights):
     assert "handdet train: done" in out.stdout
 
 
+def test_resume_drops_the_rows_of_epochs_the_checkpoint_does_not_hold(tmp_path):
+    """A kill between an epoch's results row and its checkpoint: the epoch is trained again, so its row goes."""
+    from handdet.train.trainer import drop_unsaved_epochs
+
+    csv_path = tmp_path / "results.csv"
+    csv_path.write_text("epoch,time,train/box_loss\n1,10.5,1.9\n2,21.0,1.7\n")
+    drop_unsaved_epochs(csv_path, 2)
+    assert csv_path.read_text().count("\n") == 3  # both epochs are in the checkpoint: untouched
+    drop_unsaved_epochs(csv_path, 1)
+    assert csv_path.read_text() == "epoch,time,train/box_loss\n1,10.5,1.9\n"
+    drop_unsaved_epochs(tmp_path / "absent.csv", 1)  # no results yet: nothing to do
+    assert not (tmp_path / "absent.csv").exists()
+
+
 def test_resume_of_a_run_killed_before_its_first_checkpoint_restarts_it(tiny_yolo, tmp_path, coco_weights):
     from handdet.core.config import to_dict
     from handdet.train.trainer import resume
