@@ -34,6 +34,9 @@ def compose_cmd(
     hands: str = typer.Option(None, "--hands", help="Pasted hands per image, N or LO-HI (default 1-4)."),
     zoom_out: float = typer.Option(None, "--zoom-out",
                                    help="Share of images that are a close-up shrunk into the scene (default 0.3)."),
+    decoys: int = typer.Option(None, "--decoys",
+                               help="Unlabelled objects from other hand-free photos pasted as hands are, per image "
+                                    "(default 0): the pasting is then no cue for a hand."),
     split_out: str = typer.Option(None, "--split-out", help="Split of the output's data.yaml (default train)."),
     recipe: Path = typer.Option(None, "--recipe", help="Remake the set of this compose_recipe.json exactly."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
@@ -43,7 +46,7 @@ def compose_cmd(
     from handdet.data.compose import ComposeParams, compose, parse_hands
 
     given = {"n": n, "seed": seed, "split": split, "split_out": split_out, "min_width": min_width,
-             "max_width": max_width, "zoom_out": zoom_out, "hands": parse_hands(hands) if hands else None}
+             "max_width": max_width, "zoom_out": zoom_out, "decoys": decoys, "hands": parse_hands(hands) if hands else None}
     given = {k: v for k, v in given.items() if v is not None}
     folders = [*(backgrounds or []), *(more or [])]
     if more and not backgrounds:

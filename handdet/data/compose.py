@@ -19,6 +19,10 @@ sources are mostly close-ups.
   than 1.25x; colour pulled partly toward the local background (LAB mean/std transfer), greyed in grey
   scenes, sometimes slightly blurred; alpha-blended where no earlier paste lies. The box is the tight box of the pasted non-zero alpha, clipped to the
   image, so boxes lie exactly on the pasted hands.
+- Decoys (`--decoys K`): up to K unlabelled objects per pasted-hands image, cut along their outline from
+  other hand-free photos and pasted exactly as the hands are (same sizes, soft edge, colour match, blur).
+  Only hands carried a pasted edge before, so a model could learn the pasting instead of the hand; with
+  decoys the pasting is no cue (as the distractors of Dwibedi et al., "Cut, Paste and Learn", 2017).
 - Zoom-out (`zoom_out` of the images): a labelled close-up shrunk into the scene, its border blended,
   its boxes scaled and shifted with it.
 - Reproducible: image i depends only on (seed, i), the parameters and the recipe's lists of photos,
@@ -60,6 +64,14 @@ PLACE_TRIES = 30  # (int) draws of (hand, size, place) for each wanted hand befo
 MIN_SCENE_PX = 96  # (int) backgrounds with a shorter side below this are skipped
 GREY_TOLERANCE = 2.0  # (float) mean channel difference below which a scene is greyscale (hands are greyed too)
 
+# Decoys.
+DECOY_SIDE = (0.5, 0.9)  # (float) a decoy's source box side, share of its photo's shorter side ...
+DECOY_SHIFT = 0.2  # (float) ... its centre within this share of the free room around the photo's centre: a
+#   hand-free photo mostly shows its object there, and GrabCut cuts a random box of wall into no outline
+DECOY_ASPECT = (0.5, 2.0)  # (float) its width / height, log-uniform: hands' boxes span about this
+DECOY_TRIES = 8  # (int) draws of (photo, box, cut, place) for each wanted decoy before giving up on it
+#   (about a quarter of the cuts pass `cutout.mask_ok`)
+
 # Zoom-outs.
 CLOSEUP_MIN = 0.2  # (float) a close-up's largest hand spans at least this share of the photo's longer side
 ZOOM_PHOTO = (0.2, 0.9)  # (float) shrunk photo: width at least the first share of the scene's, each side at most the second
@@ -81,6 +93,7 @@ class ComposeParams:
     max_width: float = 0.2  # largest pasted hand (64 px at 320)
     hands: tuple[int, int] = (1, 4)  # pasted hands per image, drawn uniformly
     zoom_out: float = 0.3  # share of images that are a shrunk close-up instead of pasted hands
+    decoys: int = 0  # unlabelled objects from other hand-free photos pasted beside the hands, per image
 
     def check(self) -> None:
         """Raises DataError naming the first bad setting."""
@@ -93,6 +106,7 @@ class ComposeParams:
              f"need 0 < --min-width <= --max-width <= 1 (got {self.min_width:g}, {self.max_width:g})"),
             (not 1 <= lo <= hi, f"--hands must be LO-HI with 1 <= LO <= HI (got {lo}-{hi})"),
             (not 0 <= self.zoom_out <= 1, f"--zoom-out must be a fraction in [0, 1] (got {self.zoom_out:g})"),
+            (self.decoys < 0, f"--decoys must be >= 0 (got {self.decoys})"),
         ]
         for bad, message in problems:
             if bad:
@@ -133,10 +147,10 @@ class Pools:
 
 @dataclass(frozen=True)
 class Paste:
-    """One pasted hand: the alpha actually blended (for checks) and its box.
+    """One pasted hand or decoy: the alpha actually blended (for checks) and its box.
 
     Attributes:
-        hand: index into `Pools.hands`.
+        hand: index into `Pools.hands`; -1 for a decoy.
         origin: (x, y) of `alpha[0, 0]` in the image; may be negative near the border.
         alpha: (h, w) float32 in [0, 1].
         xyxy: tight pixel-edge box of the non-zero alpha inside the image.
@@ -160,7 +174,8 @@ class Paste:
 @dataclass(frozen=True)
 class Composite:
     """One composed image: (H, W, 3) uint8 BGR, (N, 4) float64 xyxy boxes, (N,) class ids, and what made it:
-    the background's index, the pastes, or the close-up's photo index and where it was placed (xyxy)."""
+    the background's index, the pastes, or the close-up's photo index and where it was placed (xyxy); the
+    unlabelled decoys and where each was cut ([background index, x1, y1, x2, y2]; None when the set has none)."""
 
     image: np.ndarray
     xyxy: np.ndarray
@@ -169,11 +184,14 @@ class Composite:
     pastes: list[Paste] = field(default_factory=list)
     closeup: int | None = None
     closeup_xyxy: tuple[int, int, int, int] | None = None
+    decoys: list[Paste] = field(default_factory=list)
+    decoy_sources: list[list[int]] | None = None
 
     def usage(self, name: str) -> dict:
         """The recipe's record of this image."""
-        return {"name": name, "background": self.background, "hands": [p.hand for p in self.pastes],
+        used = {"name": name, "background": self.background, "hands": [p.hand for p in self.pastes],
                 "closeup": self.closeup}
+        return used if self.decoy_sources is None else {**used, "decoys": self.decoy_sources}
 
 
 @dataclass(frozen=True)
@@ -189,10 +207,12 @@ class ComposeReport:
     excluded_backgrounds: int
     split: str
     seconds: float
+    decoys: int = 0
 
     def summary_line(self) -> str:
         excl = f", {self.excluded_backgrounds} held-out backgrounds skipped" if self.excluded_backgrounds else ""
-        return (f"composed {self.images} images ({self.pasted} pasted hands, {self.zoomed} zoom-outs, "
+        decoys = f", {self.decoys} decoys" if self.decoys else ""
+        return (f"composed {self.images} images ({self.pasted} pasted hands{decoys}, {self.zoomed} zoom-outs, "
                 f"{self.boxes} boxes) from {self.hands_pool} hands of split {self.split} ({self.rejected} cut-outs "
                 f"rejected) on {self.backgrounds} backgrounds{excl} in {self.seconds:.0f} s → {self.out}")
 
@@ -330,7 +350,8 @@ class Composer:
             made = self._zoom_out(rng, scene, c, grey)
             if made is not None:
                 xyxy, cls, rect = made
-                return Composite(scene, xyxy, cls, b, closeup=c, closeup_xyxy=rect)
+                return Composite(scene, xyxy, cls, b, closeup=c, closeup_xyxy=rect,
+                                 decoy_sources=[] if p.decoys else None)
         wanted = int(rng.integers(p.hands[0], p.hands[1] + 1))
         pastes: list[Paste] = []
         occupied = np.zeros(scene.shape[:2], bool)
@@ -341,24 +362,57 @@ class Composer:
                     pastes.append(made)
                     occupied |= made.full_alpha(scene.shape[1::-1]) > 0
                     break
+        decoys: list[Paste] = []
+        sources: list[list[int]] = []
+        for _ in range(p.decoys):  # after the hands, so they are placed as without decoys
+            for _try in range(DECOY_TRIES):
+                made = self._decoy_one(rng, b, scene, occupied, [q.xyxy for q in pastes + decoys], grey)
+                if made is not None:
+                    decoys.append(made[0])
+                    sources.append(made[1])
+                    occupied |= made[0].full_alpha(scene.shape[1::-1]) > 0
+                    break
         photos, hands = self.pools.photos, self.pools.hands
         cls = [photos[hands[q.hand][0]].class_id[hands[q.hand][1]] for q in pastes]
         xyxy = np.asarray([q.xyxy for q in pastes], np.float64).reshape(-1, 4)
-        return Composite(scene, xyxy, np.asarray(cls, np.int64), b, pastes)
+        return Composite(scene, xyxy, np.asarray(cls, np.int64), b, pastes, decoys=decoys,
+                         decoy_sources=sources if p.decoys else None)
 
     def _draw_hand(self, rng: np.random.Generator) -> int:
         group = self._by_source[int(rng.integers(len(self._by_source)))]
         return group[int(rng.integers(len(group)))]
 
     def _paste_one(self, rng, scene, occupied, boxes, grey) -> Paste | None:
+        k = self._draw_hand(rng)
+        draws = rng.random(6)  # drawn at once: the stream does not depend on the cut
+        cut = self.cutout(k)
+        return None if cut is None else self._place(cut, k, draws, scene, occupied, boxes, grey)
+
+    def _decoy_one(self, rng, scene_index, scene, occupied, boxes, grey) -> tuple[Paste, list[int]] | None:
+        """An object cut from a random box of another hand-free photo, pasted as a hand is; and where it was cut."""
+        j = int(rng.integers(len(self.pools.backgrounds)))
+        side_u, aspect_u, bx, by = rng.random(4)
+        draws = rng.random(6)
+        photo = _read(self.pools.backgrounds[j], must=False) if j != scene_index else None
+        if photo is None:
+            return None
+        H, W = photo.shape[:2]
+        side = (DECOY_SIDE[0] + side_u * (DECOY_SIDE[1] - DECOY_SIDE[0])) * min(H, W)
+        aspect = _log_interp(*DECOY_ASPECT, aspect_u)
+        w, h = min(W - 1, round(side * aspect ** 0.5)), min(H - 1, round(side / aspect ** 0.5))
+        x1, y1 = round((0.5 + DECOY_SHIFT * (bx - 0.5)) * (W - w)), round((0.5 + DECOY_SHIFT * (by - 0.5)) * (H - h))
+        box = [x1, y1, x1 + w, y1 + h]
+        cut = cut_hand(photo, box, skin=False)
+        made = None if cut is None else self._place(cut, -1, draws, scene, occupied, boxes, grey)
+        return None if made is None else (made, [j, *box])
+
+    def _place(self, cut: Cutout, k: int, draws: np.ndarray, scene, occupied, boxes, grey) -> Paste | None:
+        """Paste cut-out `cut` (hand `k`, or -1 for a decoy) into `scene` in place with its six uniform draws:
+        size, flip, colour strength, x, y, blur; None when it does not fit where they put it."""
         import cv2
 
         H, W = scene.shape[:2]
-        k = self._draw_hand(rng)
-        size_u, flip_u, strength, ux, uy, blur_u = rng.random(6)  # drawn at once: the stream does not depend on the cut
-        cut = self.cutout(k)
-        if cut is None:
-            return None
+        size_u, flip_u, strength, ux, uy, blur_u = draws
         ch, cw = cut.mask.shape
         sx1, sy1, sx2, sy2 = cut.source_xyxy
         lo = max(self.params.min_width * W, MIN_PASTE_PX)
@@ -690,7 +744,7 @@ def compose(
     if out.exists() and not overwrite:
         raise DataError(f"{out}: already exists (pass --overwrite to replace it)")
     composer = Composer(pools, params)
-    usage, pasted, zoomed, boxes = [], 0, 0, 0
+    usage, pasted, zoomed, boxes, decoys = [], 0, 0, 0, 0
     with atomic_dir(out) as tmp:
         img_dir, lbl_dir = tmp / "images" / params.split_out, tmp / "labels" / params.split_out
         img_dir.mkdir(parents=True)
@@ -707,9 +761,11 @@ def compose(
                 raise DataError(f"{recipe}: image {i} came out differently from the recipe "
                                 "(its input files or handdet changed); nothing written")
             pasted += len(comp.pastes)
+            decoys += len(comp.decoys)
             zoomed += comp.closeup is not None
             boxes += len(lines)
         (tmp / "data.yaml").write_text(data_yaml_text(pools.names, params.split_out))
         (tmp / RECIPE_NAME).write_text(recipe_text(recipe_dict(params, data_str, pools, usage)))
     return ComposeReport(out, params.n, pasted, zoomed, boxes, len(pools.hands), composer.rejected,
-                         len(pools.backgrounds), pools.excluded_backgrounds, params.split, time.perf_counter() - t0)
+                         len(pools.backgrounds), pools.excluded_backgrounds, params.split, time.perf_counter() - t0,
+                         decoys)

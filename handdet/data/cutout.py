@@ -130,7 +130,7 @@ def clean_mask(mask: np.ndarray, open_specks: bool = True) -> np.ndarray:
 
 
 def cut_hand(image: np.ndarray, xyxy: Sequence[float], others: np.ndarray | None = None,
-             work_px: int = WORK_PX) -> Cutout | None:
+             work_px: int = WORK_PX, skin: bool = True) -> Cutout | None:
     """Cut the hand in box `xyxy` out of `image` with GrabCut; None when the mask is implausible.
 
     Args:
@@ -138,6 +138,7 @@ def cut_hand(image: np.ndarray, xyxy: Sequence[float], others: np.ndarray | None
         xyxy: (4,) absolute corners of the hand's box.
         others: (M, 4) other boxes of the photo: probably hand, which teaches GrabCut hand colours.
         work_px: the box's longer side while cutting (boxes under `MIN_WORK_PX` are enlarged to it).
+        skin: help GrabCut with the skin-colour prior; off for an object that is no hand (a compose decoy).
 
     Returns:
         A `Cutout` at working scale (`source_xyxy` tells its size in the photo), or None: too little
@@ -174,9 +175,9 @@ def cut_hand(image: np.ndarray, xyxy: Sequence[float], others: np.ndarray | None
         ox1, oy1, ox2, oy2 = to_work(o)
         gc[oy1:oy2, ox1:ox2] = cv2.GC_PR_FGD
     gc[by1:by2, bx1:bx2] = cv2.GC_PR_FGD
-    skin = skin_prior(ctx)
-    in_box = skin[by1:by2, bx1:bx2]
-    use_skin = SKIN_SHARE[0] <= in_box.mean() <= SKIN_SHARE[1]
+    skin_px = skin_prior(ctx)
+    in_box = skin_px[by1:by2, bx1:bx2]
+    use_skin = skin and SKIN_SHARE[0] <= in_box.mean() <= SKIN_SHARE[1]
     if use_skin:
         # Non-skin pixels in the box's outer band are mostly background between and around fingers.
         bh, bw = in_box.shape
@@ -190,7 +191,7 @@ def cut_hand(image: np.ndarray, xyxy: Sequence[float], others: np.ndarray | None
     if not mask_ok(fg[by1:by2, bx1:bx2]) and use_skin:
         # A forearm running out of the box teaches the background model skin, and the hand is lost with it:
         # once more with skin outside the box as probable hand (the mask is cut to the box anyway).
-        gc[(gc == cv2.GC_BGD) & skin] = cv2.GC_PR_FGD
+        gc[(gc == cv2.GC_BGD) & skin_px] = cv2.GC_PR_FGD
         fg = _grabcut(ctx, gc, (bx1, by1, bx2, by2))
     in_box = fg[by1:by2, bx1:bx2]
     if not mask_ok(in_box):

@@ -111,6 +111,60 @@ def test_image_depends_only_on_seed_and_index(pools, composites):
     assert other.image.shape != composites[2].image.shape or not np.array_equal(other.image, composites[2].image)
 
 
+DECOY_PARAMS = ComposeParams(n=6, seed=1, hands=(2, 3), zoom_out=0.3, decoys=2)
+
+
+@pytest.fixture(scope="module")
+def with_decoys(pools):
+    composer = Composer(pools, DECOY_PARAMS)
+    return [composer.image(i) for i in range(DECOY_PARAMS.n)]
+
+
+def test_decoys_are_pasted_unlabelled_beside_the_same_hands(pools, composites, with_decoys):
+    decoyed = [(c, d) for c, d in zip(composites, with_decoys, strict=True) if d.pastes]
+    assert sum(len(d.decoys) for _, d in decoyed) >= len(decoyed), "too few decoys were cut"
+    for plain, comp in decoyed:
+        # Placed after the hands: the same hands in the same places, the same labels.
+        np.testing.assert_array_equal(comp.xyxy, plain.xyxy)
+        assert [q.hand for q in comp.pastes] == [q.hand for q in plain.pastes]
+        assert all(q.hand == -1 for q in comp.decoys) and len(comp.decoy_sources) == len(comp.decoys)
+        h, w = comp.image.shape[:2]
+        hands = np.zeros((h, w), bool)
+        for q in comp.pastes:
+            hands |= q.full_alpha((w, h)) > 0
+        decoys = np.zeros((h, w), bool)
+        bg = _background(pools, comp)
+        for q, (j, *box) in zip(comp.decoys, comp.decoy_sources, strict=True):
+            alpha = q.full_alpha((w, h))
+            assert j != comp.background, "a decoy is cut from another photo than the scene"
+            src_h, src_w = cv2.imread(pools.backgrounds[j]).shape[:2]
+            assert 0 <= box[0] < box[2] <= src_w and 0 <= box[1] < box[3] <= src_h
+            assert _nonzero_box(alpha) == list(q.xyxy)
+            assert not (alpha > 0)[hands | decoys].any(), "a decoy covers a hand or another decoy"
+            diff = np.abs(comp.image.astype(int) - bg.astype(int)).sum(axis=2)
+            assert diff[alpha > 0.5].mean() > 8, "the pixels under the decoy are not the scene's"
+            decoys |= alpha > 0
+        np.testing.assert_array_equal(comp.image[~decoys], plain.image[~decoys])  # decoys change only their pixels
+    assert all(d.decoy_sources is None for d in composites) and all(not d.decoys for d in composites)
+
+
+def test_decoys_are_recorded_and_remade(hand_data, with_decoys, tmp_path):
+    out = tmp_path / "decoys"
+    report = compose(out, hand_data.data, [hand_data.bg], DECOY_PARAMS, progress=False)
+    assert report.decoys == sum(len(c.decoys) for c in with_decoys) > 0
+    assert f", {report.decoys} decoys, " in report.summary_line()
+    recipe = json.loads((out / RECIPE_NAME).read_text())
+    assert recipe["params"]["decoys"] == 2
+    assert [im["decoys"] for im in recipe["images"]] == [c.decoy_sources for c in with_decoys]
+    for i, comp in enumerate(with_decoys):  # decoys are unlabelled: the labels are the hands' boxes only
+        gt = read_labels(out / "labels" / "train" / f"compose_{i:05d}.txt", comp.image.shape[1::-1])
+        np.testing.assert_allclose(gt.xyxy, comp.xyxy, atol=0.01)
+    again = compose(tmp_path / "again", recipe=out / RECIPE_NAME, progress=False)
+    assert again.decoys == report.decoys
+    for f in sorted(p.relative_to(out) for p in out.rglob("*.jpg")):
+        assert (out / f).read_bytes() == (tmp_path / "again" / f).read_bytes(), f
+
+
 # --- the written set -------------------------------------------------------------------------------
 
 
@@ -239,6 +293,7 @@ def test_parse_hands(text, expected):
          "need 0 < --min-width <= --max-width"),
         (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--zoom-out", "1.5"], "--zoom-out must be"),
         (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--n", "0"], "--n must be >= 1"),
+        (["--data", "{data}", "--backgrounds", "{bg}", "--out", "{out}", "--decoys", "-1"], "--decoys must be >= 0"),
         (["--data", "{tiny}", "--backgrounds", "{bg}", "--out", "{out}"], "has no usable hand box"),
         (["--recipe", "{tmp}/missing.json", "--out", "{out}"], "recipe not found"),
         (["--recipe", "{bad}", "--out", "{out}"], "not a compose recipe"),
