@@ -147,7 +147,9 @@ def build_multisource(
             raise DataError(f"{root / sc.source}: source '{sc.label}' not found (place it there or set HANDDET_DATA)")
         records, problems = [], []
         for item in get_reader(sc.format)(path):
-            (problems if isinstance(item, Problem) else records).append(item)
+            stem = item.file.stem if isinstance(item, Problem) else item.image_path.stem
+            if sc.select is None or re.search(sc.select, stem):
+                (problems if isinstance(item, Problem) else records).append(item)
         groups = [group_of(r.group if r.group is not None else r.image_path.stem, sc.group) for r in records]
         clean: list[CleanRecord] = []
         with ThreadPoolExecutor(max_workers=n_workers) as pool:
@@ -159,6 +161,7 @@ def build_multisource(
                     clean.append(rec)
         if not clean:
             raise DataError(f"{path}: source '{sc.label}' has no usable image"
+                            + (f" whose name matches select {sc.select!r}" if sc.select is not None else "")
                             + (f" (first problem: {problems[0]})" if problems else ""))
         splits = group_split([r.group for r in clean], dict(sc.split), seed)
         crops = plan_negatives(clean, splits, sc.negatives, seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,14 @@ class SourceConfig:
     split: dict = field(default_factory=lambda: {"train": 0.8, "val": 0.2})  # fractions; {test: 1}: testing only
     weight: float = 1.0  # training copies of each image: 0.5 keeps half of them, 2 shows each twice
     negatives: float = 0.0  # share of hand photos that also give a hand-free crop of their own scene
+    select: str | None = None  # regex searched in file stems: only matching photos are read ('^(?!x)': all but x)
 
     def __post_init__(self) -> None:
+        if self.select is not None:
+            try:
+                re.compile(self.select)
+            except re.error as e:
+                raise ValueError(f"source {self.source}: select is not a regular expression ({e}): {self.select!r}")
         if not self.weight > 0:
             raise ValueError(f"source {self.source}: weight must be > 0, got {self.weight}")
         if not 0 <= self.negatives <= 1:

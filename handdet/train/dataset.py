@@ -89,7 +89,9 @@ def _multisource(cfg: DataConfig, root: Path, log) -> Path:
             ensure_subhi(root)
     keys = {sc.label: _content_key(path) for sc in cfg.sources if (path := find_source(sc.source, root)) is not None}
     lists = {label: key for label, key in keys.items() if key}
-    blob = json.dumps({"sources": to_dict(cfg.sources), "seed": cfg.seed, "root": str(root),
+    # a field added to SourceConfig later enters the key only when set, so datasets built before keep their folder
+    sources = [{k: v for k, v in d.items() if not (k == "select" and v is None)} for d in to_dict(cfg.sources)]
+    blob = json.dumps({"sources": sources, "seed": cfg.seed, "root": str(root),
                        "layout": MULTISOURCE_LAYOUT, **({"lists": lists} if lists else {})}, sort_keys=True)
     out = build_dir() / "datasets" / f"multi-{hashlib.sha1(blob.encode()).hexdigest()[:8]}"
     if (out / "data.yaml").is_file():

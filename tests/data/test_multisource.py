@@ -143,6 +143,34 @@ def test_a_list_of_mined_photos_is_a_training_source(built, two_sources, tmp_pat
     assert [r for r in rows if r.source != "mined"] == without, "the other sources' images and splits are unchanged"
 
 
+def test_select_makes_one_folder_two_sources(two_sources, tmp_path):
+    """`select` reads only the photos whose stem matches: one folder's webcam videos trained on, its phone
+    photos kept whole for testing, each photo in exactly one of the two."""
+    sources = [SourceConfig("hands-v2", name="hv2-video", select=r"-_png", group=HANDS_V2_GROUP,
+                            split={"train": 0.5, "val": 0.5}),
+               SourceConfig("hands-v2", name="hv2-phone", select=r"^(?!.*-_png)", split={"test": 1.0})]
+    out = tmp_path / "ds"
+    build_multisource(sources, out, two_sources, seed=0, progress=False, log=lambda *a: None)
+    rows = read_manifest(out)
+    read = {src: sorted(Path(os.readlink(out / r.image)).stem for r in rows if r.source == src)
+            for src in ("hv2-video", "hv2-phone")}
+    assert len(read["hv2-video"]) == 12 and all("-_png" in s for s in read["hv2-video"])
+    assert len(read["hv2-phone"]) == 12 and all(s.startswith("IMG2022") for s in read["hv2-phone"])
+    assert {r.split for r in rows if r.source == "hv2-phone"} == {"test"}
+    assert {r.split for r in rows if r.source == "hv2-video"} <= {"train", "val"}
+    every = sorted(p.stem for p in (two_sources / "hands-v2" / "images").glob("*.jpg"))
+    assert sorted(read["hv2-video"] + read["hv2-phone"]) == every
+
+
+def test_select_matching_nothing_is_one_clear_error(two_sources, tmp_path):
+    out = tmp_path / "ds"
+    with pytest.raises(DataError, match=r"hands-v2: source 'hands-v2' has no usable image whose name matches "
+                                        r"select 'no-such-photo'"):
+        build_multisource([SourceConfig("hands-v2", select="no-such-photo")], out, two_sources, progress=False,
+                          log=lambda *a: None)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("weight,expected", [
     (1.0, {1}),  # every image once
     (2.0, {2}),  # exactly twice
@@ -172,6 +200,7 @@ def test_bad_sources(two_sources, tmp_path, sources, error, match):
     ({"split": {"holdout": 1}}, "unknown split 'holdout'"),
     ({"split": {"train": 0}}, "one > 0"),
     ({"negatives": 2}, "negatives must be a fraction"),
+    ({"select": "(unclosed"}, "select is not a regular expression"),
 ])
 def test_source_config_checks(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,11 @@ def test_several_sources_are_built_once_and_reused(tiny_voc, build, tmp_path):
     assert prepare_data(DataConfig(sources=sources), log=logs.append) == first
     assert "using multi-source dataset" in logs[-1]
     assert prepare_data(DataConfig(sources=sources, seed=1), log=logs.append) != first
+    first_photo = sorted(tiny_voc.glob("*.jpg"))[0].stem
+    some = [replace(sources[0], select=f"^(?!{re.escape(first_photo)}$)"), sources[1]]
+    fewer = prepare_data(DataConfig(sources=some), log=logs.append)
+    assert fewer != first, "a selection is another dataset"
+    assert len(read_manifest(fewer)) == len(read_manifest(first)) - 1
 
 
 def test_a_list_beside_the_config_is_found_from_anywhere_and_an_edit_rebuilds(tiny_voc, build, tmp_path,
