@@ -145,6 +145,11 @@ class Pools:
     excluded_backgrounds: int = 0  # backgrounds left out because the hand dataset holds them in the other role
 
 
+def _first(tries: int, make):
+    """The first result of up to `tries` calls of `make` that is not None (a paste that fits); None if none is."""
+    return next((made for made in (make() for _ in range(tries)) if made is not None), None)
+
+
 @dataclass(frozen=True)
 class Paste:
     """One pasted hand or decoy: the alpha actually blended (for checks) and its box.
@@ -356,22 +361,19 @@ class Composer:
         pastes: list[Paste] = []
         occupied = np.zeros(scene.shape[:2], bool)
         for _ in range(wanted):
-            for _try in range(PLACE_TRIES):
-                made = self._paste_one(rng, scene, occupied, [q.xyxy for q in pastes], grey)
-                if made is not None:
-                    pastes.append(made)
-                    occupied |= made.full_alpha(scene.shape[1::-1]) > 0
-                    break
+            made = _first(PLACE_TRIES, lambda: self._paste_one(rng, scene, occupied, [q.xyxy for q in pastes], grey))
+            if made is not None:
+                pastes.append(made)
+                occupied[made.full_alpha(scene.shape[1::-1]) > 0] = True
         decoys: list[Paste] = []
         sources: list[list[int]] = []
         for _ in range(p.decoys):  # after the hands, so they are placed as without decoys
-            for _try in range(DECOY_TRIES):
-                made = self._decoy_one(rng, b, scene, occupied, [q.xyxy for q in pastes + decoys], grey)
-                if made is not None:
-                    decoys.append(made[0])
-                    sources.append(made[1])
-                    occupied |= made[0].full_alpha(scene.shape[1::-1]) > 0
-                    break
+            made = _first(DECOY_TRIES, lambda: self._decoy_one(rng, b, scene, occupied,
+                                                               [q.xyxy for q in pastes + decoys], grey))
+            if made is not None:
+                decoys.append(made[0])
+                sources.append(made[1])
+                occupied[made[0].full_alpha(scene.shape[1::-1]) > 0] = True
         photos, hands = self.pools.photos, self.pools.hands
         cls = [photos[hands[q.hand][0]].class_id[hands[q.hand][1]] for q in pastes]
         xyxy = np.asarray([q.xyxy for q in pastes], np.float64).reshape(-1, 4)

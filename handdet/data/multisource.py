@@ -147,9 +147,9 @@ def build_multisource(
             raise DataError(f"{root / sc.source}: source '{sc.label}' not found (place it there or set HANDDET_DATA)")
         records, problems = [], []
         for item in get_reader(sc.format)(path):
-            stem = item.file.stem if isinstance(item, Problem) else item.image_path.stem
-            if sc.select is None or re.search(sc.select, stem):
-                (problems if isinstance(item, Problem) else records).append(item)
+            bad = isinstance(item, Problem)
+            if sc.select is None or re.search(sc.select, (item.file if bad else item.image_path).stem):
+                (problems if bad else records).append(item)
         groups = [group_of(r.group if r.group is not None else r.image_path.stem, sc.group) for r in records]
         clean: list[CleanRecord] = []
         with ThreadPoolExecutor(max_workers=n_workers) as pool:

@@ -30,7 +30,7 @@ class SourceConfig:
             try:
                 re.compile(self.select)
             except re.error as e:
-                raise ValueError(f"source {self.source}: select is not a regular expression ({e}): {self.select!r}")
+                raise ValueError(f"source {self.source}: select is not a regular expression ({e}): {self.select!r}") from None
         if not self.weight > 0:
             raise ValueError(f"source {self.source}: weight must be > 0, got {self.weight}")
         if not 0 <= self.negatives <= 1:
