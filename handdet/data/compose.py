@@ -687,6 +687,33 @@ def data_yaml_text(names: dict[int, str], split: str, verb: str = "compose", rec
     return f"# Written by handdet {verb} ({recipe} remakes it). Paths are relative to this file's folder.\n{body}"
 
 
+def sample_dirs(root: Path, split: str) -> tuple[Path, Path]:
+    """Make and return `images/SPLIT` and `labels/SPLIT` under `root`, the layout every written set has."""
+    dirs = root / "images" / split, root / "labels" / split
+    for d in dirs:
+        d.mkdir(parents=True)
+    return dirs
+
+
+def write_sample(dirs: tuple[Path, Path], name: str, image: np.ndarray, det, resolution_wh: tuple[int, int],
+                 out: Path) -> int:
+    """Write one made image as `NAME.jpg` and its YOLO labels as `NAME.txt`; returns how many boxes it has.
+
+    Raises:
+        DataError: the JPEG could not be written (naming `out`, the set being made).
+    """
+    import cv2
+
+    from handdet.data.writer import label_lines
+
+    img_dir, lbl_dir = dirs
+    if not cv2.imwrite(str(img_dir / f"{name}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+        raise DataError(f"{out}: cannot write {name}.jpg")
+    lines = label_lines(det, resolution_wh)
+    (lbl_dir / f"{name}.txt").write_text("".join(f"{line}\n" for line in lines))
+    return len(lines)
+
+
 def recipe_text(recipe: dict) -> str:
     """The recipe as JSON with one line per list item, so a diff shows which image or hand changed."""
     parts = []
@@ -722,11 +749,9 @@ def compose(
         DataError: bad settings or inputs, an existing `out` without `overwrite`, or a remake that differs
             from its recipe.
     """
-    import cv2
     from tqdm import tqdm
 
     from handdet.core.detections import Detections
-    from handdet.data.writer import label_lines
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -748,16 +773,12 @@ def compose(
     composer = Composer(pools, params)
     usage, pasted, zoomed, boxes, decoys = [], 0, 0, 0, 0
     with atomic_dir(out) as tmp:
-        img_dir, lbl_dir = tmp / "images" / params.split_out, tmp / "labels" / params.split_out
-        img_dir.mkdir(parents=True)
-        lbl_dir.mkdir(parents=True)
+        dirs = sample_dirs(tmp, params.split_out)
         for i in tqdm(range(params.n), desc="compose", unit="img", disable=not progress, leave=False):
             comp = composer.image(i)
             name = f"compose_{i:05d}"
-            if not cv2.imwrite(str(img_dir / f"{name}.jpg"), comp.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
-                raise DataError(f"{out}: cannot write {name}.jpg")
-            lines = label_lines(Detections(comp.xyxy, class_id=comp.class_id), comp.image.shape[1::-1])
-            (lbl_dir / f"{name}.txt").write_text("".join(f"{line}\n" for line in lines))
+            boxes += write_sample(dirs, name, comp.image, Detections(comp.xyxy, class_id=comp.class_id),
+                                  comp.image.shape[1::-1], out)
             usage.append(comp.usage(name))
             if expected is not None and usage[-1] != expected[i]:
                 raise DataError(f"{recipe}: image {i} came out differently from the recipe "
@@ -765,7 +786,6 @@ def compose(
             pasted += len(comp.pastes)
             decoys += len(comp.decoys)
             zoomed += comp.closeup is not None
-            boxes += len(lines)
         (tmp / "data.yaml").write_text(data_yaml_text(pools.names, params.split_out))
         (tmp / RECIPE_NAME).write_text(recipe_text(recipe_dict(params, data_str, pools, usage)))
     return ComposeReport(out, params.n, pasted, zoomed, boxes, len(pools.hands), composer.rejected,

@@ -36,7 +36,6 @@ import numpy as np
 from handdet.core.atomic import atomic_dir
 from handdet.core.errors import DataError
 from handdet.data.compose import (
-    JPEG_QUALITY,
     SPLITS,
     Photo,
     data_yaml_text,
@@ -45,6 +44,8 @@ from handdet.data.compose import (
     photos_from_json,
     photos_json,
     recipe_text,
+    sample_dirs,
+    write_sample,
 )
 from handdet.data.cutout import cut_hand, soft_alpha, usable_boxes
 
@@ -267,7 +268,6 @@ def glove(
     from tqdm import tqdm
 
     from handdet.core.detections import Detections
-    from handdet.data.writer import label_lines
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -289,9 +289,7 @@ def glove(
         raise DataError(f"{out}: already exists (pass --overwrite to replace it)")
     images, hands = [], 0
     with atomic_dir(out) as tmp:
-        img_dir, lbl_dir = tmp / "images" / params.split_out, tmp / "labels" / params.split_out
-        img_dir.mkdir(parents=True)
-        lbl_dir.mkdir(parents=True)
+        dirs = sample_dirs(tmp, params.split_out)
         for i, pi in enumerate(tqdm(photo_order(len(photos), params), desc="glove", unit="img",
                                     disable=not progress, leave=False)):
             ph = photos[pi]
@@ -309,10 +307,8 @@ def glove(
             if expected is not None and (len(images) >= len(expected) or record != expected[len(images)]):
                 raise DataError(f"{recipe}: image {name} came out differently from the recipe "
                                 "(its input files or handdet changed); nothing written")
-            if not cv2.imwrite(str(img_dir / f"{name}.jpg"), gloved, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
-                raise DataError(f"{out}: cannot write {name}.jpg")
             det = Detections(np.asarray(ph.xyxy, np.float64), class_id=np.asarray(ph.class_id))
-            (lbl_dir / f"{name}.txt").write_text("".join(f"{line}\n" for line in label_lines(det, ph.resolution_wh)))
+            write_sample(dirs, name, gloved, det, ph.resolution_wh, out)
             images.append(record)
             hands += len(done)
         if expected is not None and len(images) != len(expected):
