@@ -123,10 +123,12 @@ def test_onnx_matches_pytorch_and_names_its_source(data_yaml):
     onnx = OnnxPredictor(SHIPPED_ONNX)
     assert onnx.names == {0: "hand"} and onnx.imgsz == 320
     assert onnx.metadata.source_sha256 == hashlib.sha256(SHIPPED_PT.read_bytes()).hexdigest()
-    pt = load_predictor(SHIPPED_PT)
+    pt, onnx_default = load_predictor(SHIPPED_PT), load_predictor(SHIPPED_ONNX)  # as `handdet predict` runs each
+    low = [getattr(p, "conf_low", None) for p in (pt, onnx_default)]  # the two-level cut-off, where recorded
+    assert (pt.conf, low[0]) == (onnx_default.conf, low[1]) == (onnx.conf, onnx.metadata.conf_low)
     for im in read_data_yaml(data_yaml).images("val")[::100][:12]:
         img = cv2.imread(str(im))
-        a, b = pt(img), onnx(img)
+        a, b = pt(img), onnx_default(img)
         assert len(a) == len(b)
         if len(a):
             assert np.diag(box_iou(a.xyxy, b.xyxy)).min() > 0.99

@@ -148,10 +148,13 @@ def hand_landmarks(rows: list[dict]) -> list[np.ndarray]:
     return out
 
 
-def kept_at(dets: Detections, conf: float) -> Detections:
-    """The boxes of `dets` a predictor set to `conf` keeps: those scoring above it (strictly, as `decode_yolo`
-    and Ultralytics do; an INT8 model's scores are coarse enough to land on the threshold itself)."""
-    return dets[dets.confidence > conf]
+def kept_at(dets: Detections, conf: float, low: float | None = None) -> Detections:
+    """The boxes of `dets` a predictor set to `conf` (and a two-level `low`) keeps: those scoring above it
+    (strictly, as `decode_yolo` and Ultralytics do; an INT8 model's scores are coarse enough to land on the
+    threshold itself), and in an image where one does, the others above `low` (`core.detections.keep_confident`)."""
+    from handdet.core.detections import keep_confident
+
+    return keep_confident(dets, conf, low)
 
 
 def _evaluate(preds: Sequence[Detections], gts: Sequence[Detections], names: dict[int, str],
@@ -290,14 +293,14 @@ def compare_with_mediapipe(weights: str | os.PathLike, data_yaml: str | os.PathL
 
 
 def _scored_to_wrist(preds: Sequence[Detections], gts: Sequence[Detections], landmarks: Sequence[np.ndarray],
-                     mp_rows: list[dict], names: dict[int, str], conf: float) -> dict:
+                     mp_rows: list[dict], names: dict[int, str], conf: float, low: float | None = None) -> dict:
     """handdet's boxes (every one, and those kept at `conf`) and MediaPipe's scored against `gts` with each box
     cut at MediaPipe's wrist: what each would score on photos boxed to the wrist."""
     from handdet.eval.box_style import gts_to_wrist
 
     cut, n = gts_to_wrist(gts, landmarks)
     every = _evaluate(preds, cut, names, conf_threshold=conf)
-    kept = _evaluate([kept_at(d, conf) for d in preds], cut, names, conf_threshold=0.0)
+    kept = _evaluate([kept_at(d, conf, low) for d in preds], cut, names, conf_threshold=0.0)
     return {"cut": n, "handdet": {"ap50": every.ap50, "ap50_95": every.ap50_95, "kept_ap50": kept.ap50,
                                   "kept_ap50_95": kept.ap50_95},
             "mediapipe": score_mediapipe(mp_rows, cut, names)}
@@ -317,7 +320,7 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
     a split it lacks is skipped.
 
     Returns:
-        {"weights", "data", "splits", "conf", "images", "mediapipe_version", "mediapipe_cached", "sources"},
+        {"weights", "data", "splits", "conf", "conf_low" (None: one cut-off), "images", "mediapipe_version", "mediapipe_cached", "sources"},
         "sources" being one dict per source, hand sources first, then by name: {"source", "kind" ("hands",
         or "background" for a folder of hand-free photos), "splits", "images", "negatives", "handdet":
         {"ap50", "ap50_95", "precision", "recall", "f1", "fp_per_100_negatives", "tp", "fp", "fn"},
@@ -355,7 +358,8 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
 
     mp = run_mediapipe(images, work, log=log)
     landmarks = hand_landmarks(mp["images"])
-    conf = float(load_predictor(weights).conf)
+    default = load_predictor(weights)
+    conf, low = float(default.conf), getattr(default, "conf_low", None)
     every = load_predictor(weights, settings=PredictorSettings(conf=EVAL_CONF))
     log(f"bench: handdet {Path(weights).name} on the same {len(images)} photos ...")
     preds = [d for t in truths for d in predict_split(every, t, progress=False)]
@@ -369,15 +373,15 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
         g, p, lm, rows = ([gts[i] for i in idx], [preds[i] for i in idx], [landmarks[i] for i in idx],
                           [mp["images"][i] for i in idx])
         res_ap = _evaluate(p, g, names, conf_threshold=conf)
-        res_default = _evaluate([kept_at(d, conf) for d in p], g, names, conf_threshold=0.0)
+        res_default = _evaluate([kept_at(d, conf, low) for d in p], g, names, conf_threshold=0.0)
         in_splits = {where[i][2] for i in idx}
         out.append({"source": source, "kind": (Kind.BACKGROUND if background else Kind.HANDS).value,
                     "splits": [s for s in splits if s in in_splits], "images": len(idx),
                     "negatives": sum(len(x) == 0 for x in g), "handdet": _summary(res_default, res_ap),
                     "mediapipe": score_mediapipe(rows, g, names),
                     "wrist": None if background else asdict(wrist_style(p, g, lm, conf)),
-                    "to_wrist": None if background else _scored_to_wrist(p, g, lm, rows, names, conf)})
+                    "to_wrist": None if background else _scored_to_wrist(p, g, lm, rows, names, conf, low)})
     out.sort(key=lambda r: (r["kind"] == Kind.BACKGROUND.value, r["source"]))
     return {"weights": str(weights), "data": str(info.yaml_path), "splits": [t.split for t in truths],
-            "conf": conf, "images": len(images), "mediapipe_version": mp["mediapipe"],
+            "conf": conf, "conf_low": low, "images": len(images), "mediapipe_version": mp["mediapipe"],
             "mediapipe_cached": mp["cached"], "sources": out}

@@ -38,6 +38,9 @@ def eval_cmd(
     conf: float = typer.Option(
         None, "--conf", help="Confidence at which the per-source P/R/F1 and false detections of a multi-source "
         "dataset are counted (default: the model's own, from ONNX metadata, else 0.5; 0.5 for --predictions)."),
+    conf_low: float = typer.Option(
+        None, "--conf-low", help="With --conf, a two-level cut-off: in a photo with a box above --conf, its other "
+        "boxes above this count too (default: the model's record when --conf is not given either, else none)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or a GPU index."),
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
 ) -> None:
@@ -47,7 +50,7 @@ def eval_cmd(
     from handdet.eval import run
     from handdet.eval.report import comparison_table, summary_line
 
-    for name, v in (("--conf-threshold", conf_threshold), ("--conf", conf)):
+    for name, v in (("--conf-threshold", conf_threshold), ("--conf", conf), ("--conf-low", conf_low)):
         if v is not None and not 0.0 <= v <= 1.0:
             raise ConfigError(f"{name} must be between 0 and 1, got {v}")
     if predictions is not None:
@@ -57,7 +60,7 @@ def eval_cmd(
             raise ConfigError("--imgsz applies to weights; a predictions JSON is scored as it is")
         data = paths[0]
         out = out or build_dir() / "eval" / predictions.stem
-        result = run.evaluate_predictions(predictions, data, split, out, conf_threshold, conf)
+        result = run.evaluate_predictions(predictions, data, split, out, conf_threshold, conf, conf_low)
         _echo_sources(result.by_source)
         typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
@@ -68,13 +71,14 @@ def eval_cmd(
     if len(weights) == 1:
         out = out or build_dir() / "eval" / weights[0].stem
         result = run.evaluate_weights(weights[0], data, split, out, imgsz, conf_threshold, device,
-                                      default_conf=conf, tta=tta)
+                                      default_conf=conf, tta=tta, conf_low=conf_low)
         _echo_sources(result.by_source)
         _echo_widths(result.by_width)
         typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
     out = out or build_dir() / "eval" / "compare"
-    results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf, tta=tta)
+    results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf, tta=tta,
+                                conf_low=conf_low)
     for label, r in results.items():
         _echo_sources(r.by_source, label)
         _echo_widths(r.by_width, label)
@@ -86,12 +90,12 @@ def eval_cmd(
 
 def _echo_sources(by_source, label: str | None = None) -> None:
     """Print the per-source table of a multi-source dataset (nothing for a dataset without a manifest)."""
-    from handdet.eval.report import source_table
+    from handdet.eval.report import cutoff_text, source_table
 
     if by_source is None:
         return
     head = f"{label}: " if label else ""
-    typer.echo(f"{head}per source, P/R/F1 and false detections at conf {by_source.default_conf:g}:")
+    typer.echo(f"{head}per source, P/R/F1 and false detections at conf {cutoff_text(by_source)}:")
     typer.echo(source_table(by_source))
 
 

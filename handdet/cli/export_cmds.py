@@ -27,6 +27,9 @@ def export_cmd(
     data: Path = typer.Option(None, "--data", help="data.yaml (val split, AP50) or image folder for parity."),
     parity_images: int = typer.Option(32, "--parity-images", help="Images in the parity check."),
     conf: float = typer.Option(None, "--conf", help="Default confidence stored in the model; parity cut-off (default: what the last export of this .pt recorded, else 0.5)."),
+    conf_low: float = typer.Option(None, "--conf-low", help="Record a two-level cut-off: in a photo with a box "
+                                   "above --conf, keep its other boxes above this (default: what the last export "
+                                   "of this .pt recorded when --conf is not given either, else none)."),
     int8: bool = typer.Option(False, "--int8", help="Also write a static INT8 model (<name>-int8.onnx)."),
     calib_images: int = typer.Option(64, "--calib-images",
                                      help="INT8 calibration images, spread evenly (calibration data without a manifest)."),
@@ -45,13 +48,14 @@ def export_cmd(
     result = export_onnx(weights, out, imgsz=imgsz, opset=opset, dynamic=dynamic, simplify=simplify, data=data,
                          parity_images=parity_images, conf=conf, int8=int8, calib_images=calib_images,
                          calib_data=calib_data, calib_per_source=calib_per_source, calib_seed=calib_seed,
-                         tta=tta)
+                         tta=tta, conf_low=conf_low)
     if result.int8 is not None:
         if result.int8.by_source is not None:
             from handdet.export.int8_check import source_table
 
+            low = f" ({result.conf_low:g} beside a box above it)" if result.conf_low is not None else ""
             typer.echo(f"INT8 vs FP32 per source on {result.int8.judged_on}, false detections at conf "
-                       f"{result.parity.conf:g}:")
+                       f"{result.parity.conf:g}{low}:")
             typer.echo(source_table(result.int8.by_source))
         typer.echo(f"INT8: {result.int8.note}")
     typer.echo(result.line())

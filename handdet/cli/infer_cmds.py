@@ -20,12 +20,16 @@ TTA_HELP = ("Also run each image mirrored and fuse the two looks' boxes (twice t
             "detections; with the shipped model use --conf 0.45). Default: what the model records (the shipped "
             "model: one look).")
 OVERLAP_HELP = "Fraction of a tile shared with its neighbour, 0 to 0.5 (default 0.2; needs --tile)."
+CONF_LOW_HELP = ("In a frame where a box scores above --conf, also keep its other boxes above this (a two-level "
+                 "cut-off: fainter hands beside a sure one). Default: what the model records when --conf is not "
+                 "given either (the shipped model: 0.2), else none; at or above --conf: none.")
 
 
-def _settings(imgsz, conf, iou, max_det, device, tta=None):
+def _settings(imgsz, conf, iou, max_det, device, tta=None, conf_low=None):
     from handdet.infer.predictor import PredictorSettings
 
-    return PredictorSettings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, device=device, tta=tta)
+    return PredictorSettings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, device=device, tta=tta,
+                             conf_low=conf_low)
 
 
 @app.command("predict")
@@ -34,6 +38,7 @@ def predict_cmd(
     source: str = typer.Argument(..., help="Image, folder, glob, video, camera index or stream URL."),
     imgsz: int = typer.Option(None, "--imgsz", help="Input size (default: the model's, else 640)."),
     conf: float = typer.Option(None, "--conf", help="Confidence threshold (default: the model's, else 0.5)."),
+    conf_low: float = typer.Option(None, "--conf-low", help=CONF_LOW_HELP),
     iou: float = typer.Option(None, "--iou", help="NMS IoU threshold (default: the model's, else 0.7)."),
     max_det: int = typer.Option(None, "--max-det", help="Most boxes per image (default 300)."),
     backend: str = typer.Option(None, "--backend", help="torch or onnx (default: from the extension)."),
@@ -50,7 +55,7 @@ def predict_cmd(
     """Detect hands in images or videos; print one summary line."""
     from handdet.infer.loop import run_source
 
-    summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device, tta), backend,
+    summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device, tta, conf_low), backend,
                          show=show, save_dir=save_dir, save_json=save_json, max_frames=max_frames,
                          track=track, progress=True, tile=tile, tile_overlap=tile_overlap)
     outputs = [str(p) for p in (save_dir, save_json) if p]
@@ -74,6 +79,7 @@ def webcam(
     tile: bool = False,
     tile_overlap: float | None = None,
     tta: bool | None = None,
+    conf_low: float | None = None,
 ):
     """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`); `tta` None runs the model
     as it records (the shipped one: one look a frame)."""
@@ -83,7 +89,7 @@ def webcam(
     is_onnx = (backend == "onnx") or (backend is None and str(w).lower().endswith(".onnx"))
     # A static ONNX graph fixes its own size; a .pt model gets the real-time default.
     size = imgsz if imgsz is not None else (None if is_onnx else WEBCAM_IMGSZ)
-    return run_source(w, source, _settings(size, conf, iou, max_det, device, tta), backend, show=show,
+    return run_source(w, source, _settings(size, conf, iou, max_det, device, tta, conf_low), backend, show=show,
                       save_video=save, max_frames=max_frames, track=track, snapshot_dir=snapshot_dir,
                       title="handdet webcam (q: quit, s: snapshot)", tile=tile, tile_overlap=tile_overlap)
 
@@ -94,6 +100,7 @@ def webcam_cmd(
     weights: str = typer.Option(None, "--weights", help="Weights (default: the shipped weights/handdet-n)."),
     imgsz: int = typer.Option(None, "--imgsz", help=f"Input size (default: an ONNX model's, else {WEBCAM_IMGSZ})."),
     conf: float = typer.Option(None, "--conf", help="Confidence threshold (default: the model's, else 0.5)."),
+    conf_low: float = typer.Option(None, "--conf-low", help=CONF_LOW_HELP),
     iou: float = typer.Option(None, "--iou", help="NMS IoU threshold."),
     max_det: int = typer.Option(None, "--max-det", help="Most boxes per frame."),
     backend: str = typer.Option(None, "--backend", help="torch or onnx (default: from the extension)."),
@@ -109,5 +116,5 @@ def webcam_cmd(
 ) -> None:
     """Live hand detection from a camera (q/Esc quits, s saves a snapshot); prints one summary line."""
     summary = webcam(source, weights, imgsz, conf, iou, max_det, backend, device, show, save, max_frames,
-                     track, snapshot_dir, tile, tile_overlap, tta)
+                     track, snapshot_dir, tile, tile_overlap, tta, conf_low)
     typer.echo(summary.line("handdet webcam") + (f"; wrote {save}" if save else ""))

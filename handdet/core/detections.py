@@ -94,3 +94,23 @@ def predictor_cutoff(conf: float) -> float:
     float32 array compared with a Python float compares in float32, so the cut-off is the next float32 above
     `conf` (in float32): the same boxes are kept whether the scores are compared as float32 or float64."""
     return float(np.nextafter(np.float32(conf), np.float32(np.inf)))
+
+
+def two_level_active(conf: float, low: float | None) -> bool:
+    """Whether a second, lower cut-off `low` changes what a cut-off of `conf` keeps."""
+    return low is not None and low < conf
+
+
+def keep_confident(det: Detections, conf: float, low: float | None = None) -> Detections:
+    """The boxes a predictor set to `conf` (and `low`) keeps from `det`, made at a lower cut-off.
+
+    Every box scoring above `conf`; and, in an image where one does, its other boxes scoring above `low`: a
+    two-level (hysteresis) cut-off. A faint box beside a confident hand is far more often a hand than the same
+    score alone, since hands come in pairs and groups, so a hand-free photo keeps exactly the boxes of one
+    cut-off at `conf` unless something in it reaches `conf`. `low` None or at least `conf`: one cut-off.
+    Scores compare as in `predictor_cutoff`.
+    """
+    scores = det.confidence
+    if not two_level_active(conf, low) or not (scores >= predictor_cutoff(conf)).any():
+        return det[scores >= predictor_cutoff(conf)]
+    return det[scores >= predictor_cutoff(low)]

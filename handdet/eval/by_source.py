@@ -6,7 +6,8 @@
 
 A hand source gets AP from every box (predictions at conf 0.001), AP of only the boxes `handdet predict`
 keeps (at the model's default confidence: what a user scoring its output measures, capped by the recall
-there), and precision, recall, F1 and its false detections at that confidence. A
+there), and precision, recall, F1 and its false detections at that confidence (with a two-level cut-off,
+`core.detections.keep_confident`, of the boxes it keeps). A
 background source (every image a hand-free photo) gets its false detections at that confidence and
 their rate per 100 photos. Hand-free crops of a hand source's photos count with that source. Each row
 comes from an `Evaluator` over the source's images only, so it equals evaluating that source by itself;
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from handdet.core.detections import Detections, predictor_cutoff
+from handdet.core.detections import Detections, keep_confident, predictor_cutoff, two_level_active
 from handdet.data.manifest import Kind
 from handdet.eval.box_style import BoxBias, box_bias, restyle
 from handdet.eval.evaluator import EvalResult, Evaluator
@@ -100,6 +101,7 @@ class SourceScores:
 
     Attributes:
         default_conf: the confidence cut-off of P/R/F1 and the false detections.
+        conf_low: the lower cut-off of a two-level cut-off (`core.detections.keep_confident`); None: one.
         rows: one per source with images in the split, in the manifest's order.
         total: every image together.
         handfree_images: indices (into the split) of the hand-free photos, for the false-detection gallery.
@@ -109,6 +111,7 @@ class SourceScores:
     rows: tuple[SourceRow, ...]
     total: SourceRow
     handfree_images: tuple[int, ...]
+    conf_low: float | None = None
 
     def __iter__(self):
         """The source rows, then the pooled row."""
@@ -122,6 +125,7 @@ def score_sources(
     default_conf: float,
     order: Sequence[str] = (),
     imgsz: int | None = None,
+    conf_low: float | None = None,
 ) -> SourceScores:
     """Evaluate each source's images alone, and all images together, at the model's default confidence.
 
@@ -134,6 +138,8 @@ def score_sources(
             the order they first appear in `sources`, and names without images get no row.
         imgsz: network input size the predictions were made at; given, the hand and pooled rows get their
             table by hand width (`SourceRow.by_width`).
+        conf_low: the model's lower cut-off of boxes beside one above `default_conf` (`keep_confident`);
+            None: one cut-off.
 
     Raises:
         ValueError: `preds` or `sources` not aligned with the split, or `default_conf` outside [0, 1].
@@ -143,6 +149,7 @@ def score_sources(
         raise ValueError(f"{len(preds)} predictions and {len(sources)} sources for {n} images of the split")
     if not 0.0 <= default_conf <= 1.0:
         raise ValueError(f"default_conf {default_conf} is outside [0, 1]")
+    low = conf_low if two_level_active(default_conf, conf_low) else None
     members: dict[str, list[int]] = {name: [] for name in order}
     for i, (name, _) in enumerate(sources):
         members.setdefault(name, []).append(i)
@@ -152,42 +159,49 @@ def score_sources(
         if not idx:
             continue
         background = all(sources[i][1] == Kind.BACKGROUND for i in idx)
-        result = _evaluate(preds, truth, idx, default_conf)
-        widths = None if background else _widths(preds, truth, idx, default_conf, imgsz)
+        every, result = _evaluate(preds, truth, idx, default_conf, low)
+        widths = None if background else _widths(preds, truth, idx, default_conf, imgsz, low)
         style = None if background else _style(preds, truth, idx, default_conf)
-        kept = None if background else kept_result(preds, truth, idx, default_conf)
+        kept = None if background else kept_result(preds, truth, idx, default_conf, low)
         rows.append(_row(name, RowKind.BACKGROUND if background else RowKind.HANDS, result,
-                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths, style, kept))
-    result = _evaluate(preds, truth, range(n), default_conf)
-    total = _row(TOTAL, RowKind.TOTAL, result, list(handfree), _widths(preds, truth, range(n), default_conf, imgsz),
-                 kept=kept_result(preds, truth, range(n), default_conf))
-    return SourceScores(float(default_conf), tuple(rows), total, handfree)
+                         [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths, style, kept,
+                         every))
+    every, result = _evaluate(preds, truth, range(n), default_conf, low)
+    total = _row(TOTAL, RowKind.TOTAL, result, list(handfree),
+                 _widths(preds, truth, range(n), default_conf, imgsz, low),
+                 kept=kept_result(preds, truth, range(n), default_conf, low), every=every)
+    return SourceScores(float(default_conf), tuple(rows), total, handfree, low)
 
 
-def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float) -> EvalResult:
-    """The evaluation of the images `idx` alone, as `run.evaluate_split` would make it of a split of just them."""
+def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float,
+              low: float | None = None) -> tuple[EvalResult, EvalResult]:
+    """(every box's evaluation, for AP; that of the boxes `handdet predict` keeps, for P/R/F1 and the false
+    detections) of the images `idx` alone, as `run.evaluate_split` would make them of a split of just them. With
+    one cut-off both are one evaluation, its counts at `conf`."""
     ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(conf))  # the boxes `handdet predict` keeps
     for i in idx:
         ev.update(preds[i], truth.gts[i], image_id=truth.stems[i])
-    return ev.compute()
+    every = ev.compute()
+    return every, (kept_result(preds, truth, idx, conf, low) if two_level_active(conf, low) else every)
 
 
-def kept_result(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float) -> EvalResult:
-    """The evaluation of the images `idx` from only the boxes a predictor set to `conf` keeps."""
-    cut = predictor_cutoff(conf)
-    ev = Evaluator(truth.names)
+def kept_result(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float,
+                low: float | None = None) -> EvalResult:
+    """The evaluation of the images `idx` from only the boxes a predictor set to `conf` (and a two-level `low`,
+    `core.detections.keep_confident`) keeps; its counts are of all of them."""
+    ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(min(conf, conf if low is None else low)))
     for i in idx:
-        ev.update(preds[i][preds[i].confidence >= cut], truth.gts[i], image_id=truth.stems[i])
+        ev.update(keep_confident(preds[i], conf, low), truth.gts[i], image_id=truth.stems[i])
     return ev.compute()
 
 
 def _widths(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float,
-            imgsz: int | None) -> HandWidthScores | None:
+            imgsz: int | None, low: float | None = None) -> HandWidthScores | None:
     """The images `idx` scored by hand width at input size `imgsz`; None without it."""
     if imgsz is None:
         return None
     return score_hand_widths([preds[i] for i in idx], [truth.gts[i] for i in idx], [truth.sizes[i] for i in idx],
-                             imgsz, conf)
+                             imgsz, conf, conf_low=low)
 
 
 def _style(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int],
@@ -206,16 +220,18 @@ def _style(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int],
 
 def _row(name: str, kind: RowKind, r: EvalResult, handfree: Sequence[int],
          by_width: HandWidthScores | None = None, style: tuple[BoxBias, float | None] | None = None,
-         kept: EvalResult | None = None) -> SourceRow:
-    """A row from the evaluation of a source; `handfree` are positions within it of its hand-free photos."""
+         kept: EvalResult | None = None, every: EvalResult | None = None) -> SourceRow:
+    """A row from the evaluation of a source (`every`: of every box, for AP, when `r` holds only the kept ones);
+    `handfree` are positions within it of its hand-free photos."""
+    every = r if every is None else every
     scored = kind != RowKind.BACKGROUND and r.n_gt > 0  # no precision or recall without a hand to find
     return SourceRow(
         name=name,
         kind=kind,
         n_images=r.n_images,
         n_gt=r.n_gt,
-        ap50=r.ap50,
-        ap50_95=r.ap50_95,
+        ap50=every.ap50,
+        ap50_95=every.ap50_95,
         precision=r.precision if scored else None,
         recall=r.recall if scored else None,
         f1=r.f1 if scored else None,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handdet.core.detections import Detections, predictor_cutoff
+from handdet.core.detections import Detections, predictor_cutoff, two_level_active
 from handdet.eval.ap import APMethod
 from handdet.eval.evaluator import ap_by_range
 from handdet.eval.matching import (
@@ -130,6 +130,7 @@ def score_hand_widths(
     bins: Sequence[float] = HAND_WIDTH_BINS,
     max_dets: int | None = 100,
     ap_method: APMethod = APMethod.COCO_101,
+    conf_low: float | None = None,
 ) -> HandWidthScores:
     """AP50, AP50-95 and recall at `conf_threshold` per bin of hand width at the network input.
 
@@ -142,6 +143,8 @@ def score_hand_widths(
         conf_threshold: cut-off of the recall, in [0, 1] (the model's default confidence).
         bins: increasing edges in pixels; bin k is [bins[k], bins[k + 1]).
         max_dets, ap_method: as the `Evaluator`'s, so that the `total` row's AP equals its AP.
+        conf_low: the recall counts too the boxes above this in an image with a box above `conf_threshold`
+            (a two-level cut-off, `core.detections.keep_confident`); None: one cut-off.
 
     Raises:
         ValueError: misaligned inputs, a cut-off outside [0, 1], a non-positive size or bad bins.
@@ -162,7 +165,11 @@ def score_hand_widths(
     n_gt = np.stack([np.bincount(mt.gt.class_id[~mt.gt_ignored[:, a]], minlength=n_cls)
                      for a in range(len(ranges))]).reshape(len(ranges), n_cls)  # (A, C)
     ap = ap_by_range(cls, outcome, n_gt, ap_method)  # (C, A, T)
-    kept = mt.pred.confidence.astype(np.float64) >= predictor_cutoff(conf_threshold)  # as a predictor keeps
+    score = mt.pred.confidence.astype(np.float64)
+    kept = score >= predictor_cutoff(conf_threshold)  # as a predictor keeps
+    if two_level_active(conf_threshold, conf_low):
+        fires = np.bincount(mt.pred_image[kept], minlength=n) > 0
+        kept |= fires[mt.pred_image] & (score >= predictor_cutoff(conf_low))
     rows = []
     for a, (low, high) in enumerate(ranges):
         has = n_gt[a] > 0

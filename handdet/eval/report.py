@@ -98,6 +98,7 @@ def per_source_dict(scores: SourceScores) -> dict:
         "handfree_images": row.n_handfree,
         "fp_per_100_handfree": row.fp_per_100_handfree,
         "default_conf": scores.default_conf,
+        "conf_low": scores.conf_low,
         "by_hand_width": None if row.by_width is None else hand_width_dict(row.by_width),
         "box_style": None if row.box_style is None else {**asdict(row.box_style),
                                                          "ap50_95_restyled": row.ap50_95_restyled},
@@ -144,6 +145,12 @@ def fmt(v: float | None, digits: int = 3) -> str:
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
 
 
+def cutoff_text(scores: SourceScores) -> str:
+    """The default cut-off of a per-source table in words: `0.36`, or `0.36 (0.20 beside a box above it)`."""
+    low = "" if scores.conf_low is None else f" ({fmt(scores.conf_low, 2)} beside a box above it)"
+    return fmt(scores.default_conf, 2) + low
+
+
 def summary_line(
     result: EvalResult, target: str | os.PathLike | None = None, by_source: SourceScores | None = None
 ) -> str:
@@ -183,7 +190,7 @@ def source_table(scores: SourceScores) -> str:
 def source_note(scores: SourceScores) -> str:
     """What the columns of `source_table` count, in one line."""
     return (f"AP50 and AP50-95 score every box; 'kept': only the boxes `handdet predict` keeps; P, R, F1 and false detections count the boxes at the model's "
-            f"default confidence {fmt(scores.default_conf, 2)} (what `handdet predict` keeps), at IoU 0.50. "
+            f"default confidence {cutoff_text(scores)} (what `handdet predict` keeps), at IoU 0.50. "
             "FP/100 hand-free: false detections per 100 hand-free photos. Box h vs model: the median height of the "
             "source's boxes over the model's matched boxes (above 1: the source boxes more, e.g. down to the wrist); "
             "AP50-95 in its box style: the model's boxes redrawn by the median size and offset, so the gap to "
@@ -290,7 +297,7 @@ def markdown_report(
         out += ["## Per source", "", source_note(by_source), "", source_table(by_source)]
         if by_source.total.n_handfree and not gallery_handfree:
             out += [f"No false detection on the {by_source.total.n_handfree} hand-free photos at confidence "
-                    f"{fmt(by_source.default_conf, 2)}.", ""]
+                    f"{cutoff_text(by_source)}.", ""]
     if by_width is not None:
         out += [f"## By hand width at {by_width.imgsz} px", "", width_note(by_width), "", width_table(by_width)]
         for row in by_source.rows if by_source is not None else ():

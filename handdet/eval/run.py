@@ -144,11 +144,12 @@ def evaluate_split(
 
 
 def score_split_sources(
-    preds: Sequence[Detections], truth: SplitTruth, default_conf: float, imgsz: int | None = None
+    preds: Sequence[Detections], truth: SplitTruth, default_conf: float, imgsz: int | None = None,
+    conf_low: float | None = None,
 ) -> SourceScores | None:
     """Each source of the split scored alone (`by_source.score_sources`), the rows in the order of the sources'
     first lines in manifest.csv, with their tables by hand width at input size `imgsz` when it is given; None
-    when the dataset has no manifest.
+    when the dataset has no manifest. `conf_low`: the model's two-level cut-off, if any.
 
     Raises:
         DataError: the manifest is malformed or does not list an image of the split.
@@ -157,17 +158,18 @@ def score_split_sources(
     if sources is None:
         return None
     order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
-    return score_sources(preds, truth, sources, default_conf, order, imgsz)
+    return score_sources(preds, truth, sources, default_conf, order, imgsz, conf_low)
 
 
 def score_split_widths(
-    preds: Sequence[Detections], truth: SplitTruth, default_conf: float, imgsz: int, by_source: SourceScores | None
+    preds: Sequence[Detections], truth: SplitTruth, default_conf: float, imgsz: int, by_source: SourceScores | None,
+    conf_low: float | None = None,
 ) -> HandWidthScores:
-    """AP and recall at `default_conf` by hand width at input size `imgsz` over the whole split (the pooled
-    per-source row's table when `by_source` has it)."""
+    """AP and recall at `default_conf` (and a two-level `conf_low`) by hand width at input size `imgsz` over the
+    whole split (the pooled per-source row's table when `by_source` has it)."""
     if by_source is not None and by_source.total.by_width is not None:
         return by_source.total.by_width
-    return score_hand_widths(preds, truth.gts, truth.sizes, imgsz, default_conf)
+    return score_hand_widths(preds, truth.gts, truth.sizes, imgsz, default_conf, conf_low=conf_low)
 
 
 def write_outputs(
@@ -223,16 +225,20 @@ def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, devic
 
 def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_threshold: float | None,
                     default_conf: float | None, device: str, progress: bool,
-                    tta: bool | None = None) -> tuple[Evaluator, SplitResult, dict]:
+                    tta: bool | None = None, conf_low: float | None = None) -> tuple[Evaluator, SplitResult, dict]:
     from handdet.infer.predictor import default_conf as model_default_conf
+    from handdet.infer.predictor import default_conf_low
 
     predictor = weights_predictor(weights, truth, imgsz, device, tta)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)
     conf = model_default_conf(weights) if default_conf is None else default_conf
+    if conf_low is None and default_conf is None:
+        conf_low = default_conf_low(weights)  # as `handdet predict` keeps boxes given neither option
+    low = conf_low
     size = getattr(predictor, "imgsz", imgsz)  # the letterbox size the predictor scaled every image to
-    by_source = score_split_sources(preds, truth, conf, size)
-    by_width = None if size is None else score_split_widths(preds, truth, conf, size, by_source)
+    by_source = score_split_sources(preds, truth, conf, size, low)
+    by_width = None if size is None else score_split_widths(preds, truth, conf, size, by_source, low)
     meta = {"weights": str(weights), "data": str(truth.yaml_path), "split": truth.split,
             "imgsz": size, "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
             "predict_max_det": EVAL_MAX_DET, "device": device, "tta": getattr(predictor, "tta", "none")}
@@ -250,6 +256,7 @@ def evaluate_weights(
     progress: bool = True,
     default_conf: float | None = None,
     tta: bool | None = None,
+    conf_low: float | None = None,
 ) -> SplitResult:
     """Predict a split with `weights` (through `load_predictor`, conf 0.001, max 300 boxes) and evaluate it.
 
@@ -263,15 +270,18 @@ def evaluate_weights(
         device: "cpu", "cuda", "0", ...
         progress: show a progress bar.
         default_conf: cut-off of the per-source P/R/F1 and false detections (multi-source datasets) and of
-            the recall by hand width; None: the model's own (`infer.predictor.default_conf`).
+            the recall by hand width; None: the model's own (`infer.predictor.default_conf`) with its two-level
+            cut-off, if it records one (`default_conf_low`), as `handdet predict` keeps boxes.
         tta: flip test-time augmentation on or off; None: as `handdet predict` runs the model.
+        conf_low: a two-level cut-off below `default_conf` (`core.detections.keep_confident`); None: the model's
+            record when `default_conf` is None too, else none.
 
     Raises:
         HanddetError: unusable weights or data, with one line naming the file.
     """
     truth = load_split(data_yaml, split)
     ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, default_conf, device, progress,
-                                       tta)
+                                       tta, conf_low)
     if out is not None:
         with atomic_dir(out) as tmp:
             write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}",
@@ -290,6 +300,7 @@ def evaluate_many(
     progress: bool = True,
     default_conf: float | None = None,
     tta: bool | None = None,
+    conf_low: float | None = None,
 ) -> dict[str, SplitResult]:
     """Evaluate several weights on the same split; with `out`, one sub-folder each plus comparison.md.
 
@@ -303,7 +314,8 @@ def evaluate_many(
     results: dict[str, SplitResult] = {}
     runs = {}
     for label, w in zip(labels, weights, strict=True):
-        runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, default_conf, device, progress, tta)
+        runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, default_conf, device, progress, tta,
+                                      conf_low)
         results[label] = runs[label][1]
     if out is not None:
         with atomic_dir(out) as tmp:
@@ -321,6 +333,7 @@ def evaluate_predictions(
     out: str | os.PathLike | None = None,
     conf_threshold: float | None = None,
     default_conf: float | None = None,
+    conf_low: float | None = None,
 ) -> SplitResult:
     """Evaluate a predictions JSON (any detector's, in `handdet predict --save-json` format) on a split.
 
@@ -336,7 +349,8 @@ def evaluate_predictions(
     truth = load_split(data_yaml, split)
     preds = read_predictions_json(preds_json, truth)
     ev, result = evaluate_split(preds, truth, conf_threshold)
-    by_source = score_split_sources(preds, truth, DEFAULT_CONF if default_conf is None else default_conf)
+    by_source = score_split_sources(preds, truth, DEFAULT_CONF if default_conf is None else default_conf,
+                                    conf_low=conf_low)
     if out is not None:
         meta = {"predictions": str(preds_json), "data": str(truth.yaml_path), "split": split}
         with atomic_dir(out) as tmp:

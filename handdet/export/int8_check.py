@@ -189,6 +189,7 @@ def compare_on_split(
     fp32_path: str | os.PathLike, int8_path: str | os.PathLike, data: str | os.PathLike | None, default_conf: float,
     split: str = "val",
     tta: bool = False,
+    conf_low: float | None = None,
 ) -> tuple[list[SourceDelta], str] | None:
     """Run both ONNX models over every image of `split` and score each source alone, as `handdet eval` does.
 
@@ -198,6 +199,8 @@ def compare_on_split(
         default_conf: the model's default confidence (false detections are counted at it).
         split: the split to judge on; the calibration images come from another one.
         tta: run both with flip test-time augmentation (`infer.tta`), as a model recording it runs.
+        conf_low: the model's two-level cut-off (`core.detections.keep_confident`), if any: false detections
+            are counted as `handdet predict` keeps boxes.
 
     Returns:
         (rows with the pooled row last, what was scored in words), or None when `data` has no manifest or
@@ -226,8 +229,8 @@ def compare_on_split(
 
         pair = [FlipPredictor(p) for p in pair]
     f, q = run_predictors(pair, truth.images)
-    scores_f = score_split_sources(f, truth, default_conf)
-    scores_q = score_split_sources(q, truth, default_conf)
+    scores_f = score_split_sources(f, truth, default_conf, conf_low=conf_low)
+    scores_q = score_split_sources(q, truth, default_conf, conf_low=conf_low)
     what = (f"{truth.yaml_path} ({split}, {len(truth.images)} images, {len(scores_f.rows)} sources"
             f"{', flip TTA' if tta else ''})")
     return compare_sources(scores_f, scores_q), what

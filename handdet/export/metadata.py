@@ -19,6 +19,7 @@ KEY_NAMES = PREFIX + "names"  # JSON {"0": "hand"}
 KEY_IMGSZ = PREFIX + "imgsz"  # JSON [h, w]
 KEY_STRIDE = PREFIX + "stride"  # JSON int
 KEY_CONF = PREFIX + "conf"  # JSON float, default confidence threshold
+KEY_CONF_LOW = PREFIX + "conf_low"  # JSON float, the lower cut-off of boxes beside one above conf (two-level)
 KEY_IOU = PREFIX + "iou"  # JSON float, default NMS IoU
 KEY_SHA256 = PREFIX + "source_sha256"  # sha256 of the .pt the graph was exported from
 KEY_SOURCE = PREFIX + "source"  # file name of that .pt
@@ -37,6 +38,7 @@ class ModelMetadata:
         imgsz: (h, w) the model was exported for.
         stride: largest model stride (letterbox alignment).
         conf, iou: default thresholds recorded at export.
+        conf_low: default lower cut-off of a two-level cut-off (`core.detections.keep_confident`); None: one.
         source_sha256, source: the PyTorch weights the graph came from.
         handdet_version: version of handdet that exported it.
         dynamic: whether the input has dynamic height and width.
@@ -49,6 +51,7 @@ class ModelMetadata:
     imgsz: tuple[int, int] | None = None
     stride: int | None = None
     conf: float | None = None
+    conf_low: float | None = None
     iou: float | None = None
     source_sha256: str | None = None
     source: str | None = None
@@ -119,6 +122,7 @@ def parse_metadata(props: dict[str, str]) -> ModelMetadata:
         imgsz=_imgsz(g(KEY_IMGSZ)) or _imgsz(g("imgsz")),
         stride=_scalar(g(KEY_STRIDE), int) or _scalar(g("stride"), int),
         conf=_scalar(g(KEY_CONF), float),
+        conf_low=_scalar(g(KEY_CONF_LOW), float),
         iou=_scalar(g(KEY_IOU), float),
         source_sha256=g(KEY_SHA256) or None,
         source=g(KEY_SOURCE) or None,
@@ -145,6 +149,7 @@ def metadata_props(
     dynamic: bool = False,
     precision: str = "fp32",
     tta: str = "none",
+    conf_low: float | None = None,
 ) -> dict[str, str]:
     """The `handdet.*` keys for an exported model (values as strings, JSON where structured)."""
     from handdet import __version__
@@ -160,6 +165,8 @@ def metadata_props(
         KEY_PRECISION: precision,
         KEY_TTA: tta,
     }
+    if conf_low is not None:
+        props[KEY_CONF_LOW] = json.dumps(float(conf_low))
     if source is not None:
         props[KEY_SHA256] = sha256_file(source)
         props[KEY_SOURCE] = Path(source).name

@@ -85,6 +85,7 @@ class ExportResult:
     report_path: Path | None = None
     seconds: float = 0.0
     checks: list[str] = field(default_factory=list)
+    conf_low: float | None = None  # the two-level cut-off recorded (`infer.two_level`); None: one cut-off
 
     def line(self) -> str:
         s = f"handdet export: wrote {self.onnx_path} ({', '.join(self.checks)} passed) in {self.seconds:.1f}s"
@@ -191,6 +192,7 @@ def export_onnx(
     calib_per_source: int = DEFAULT_CALIB_PER_SOURCE,
     calib_seed: int = DEFAULT_CALIB_SEED,
     tta: bool | None = None,
+    conf_low: float | None = None,
 ) -> ExportResult:
     """Export `weights` to ONNX, check it, and move it into place (see module docstring).
 
@@ -218,15 +220,19 @@ def export_onnx(
         tta: record flip test-time augmentation as the default of `handdet predict` (`infer.tta`); None: what
             the last export of this `.pt` recorded, else off. Parity with PyTorch compares one look; the INT8
             per-source check runs both models as recorded, since that is how INT8 will be used.
+        conf_low: record a two-level cut-off (`infer.two_level`): in a photo with a box above `conf`, keep its
+            other boxes above this; None: the one the last export of this `.pt` recorded when `conf` is not given
+            either, else none. At or above `conf` records none.
 
     Raises:
         WeightsError: the weights are missing, truncated or not a detection model.
         ExportCheckError: a check failed, naming it; nothing was written.
     """
+    from handdet.core.detections import two_level_active
     from handdet.core.paths import resolve_weights
     from handdet.export.metadata import metadata_props, set_metadata
     from handdet.export.parity import parity_report, run_predictors
-    from handdet.infer.predictor import default_conf, default_tta
+    from handdet.infer.predictor import default_conf, default_conf_low, default_tta
 
     t_start = time.perf_counter()
     if imgsz < 32 or imgsz % 32:
@@ -234,7 +240,10 @@ def export_onnx(
     src = resolve_weights(weights)
     if src.suffix.lower() != ".pt":
         raise WeightsError(f"{src}: export takes PyTorch .pt weights")
-    conf = default_conf(src) if conf is None else conf  # a re-export keeps the confidence chosen for this .pt
+    if conf_low is None and conf is None:
+        conf_low = default_conf_low(src)  # a re-export keeps the cut-offs chosen for this .pt
+    conf = default_conf(src) if conf is None else conf
+    conf_low = conf_low if two_level_active(conf, conf_low) else None
     tta_mode = "flip" if (default_tta(src) if tta is None else tta) else "none"  # and its test-time augmentation
     out = Path(out) if out else src.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
@@ -262,7 +271,7 @@ def export_onnx(
 
         m = onnx.load(str(exported))
         set_metadata(m, metadata_props(names, (imgsz, imgsz), stride, conf, iou, src, dynamic, "fp32",
-                                          tta_mode))
+                                          tta_mode, conf_low))
         onnx.save(m, str(exported))
         try:
             onnx.checker.check_model(str(exported))
@@ -295,11 +304,12 @@ def export_onnx(
         if int8:
             calib = _calibration(calib_data or data, train_data, calib_images, calib_per_source, calib_seed)
             int8_report = _int8(exported, tmp / int8_out.name, imgsz, iou, conf, names, calib,
-                                data or train_data, images, test, int8_exclude_head, dynamic, tta_mode == "flip")
+                                data or train_data, images, test, int8_exclude_head, dynamic, tta_mode == "flip",
+                                conf_low)
             int8_report = replace(int8_report, path=_shown(int8_out))
 
         report = {"source": _shown(src), "onnx": _shown(out), "imgsz": imgsz, "dynamic": dynamic, "opset": opset,
-                  "checks": checks, "parity": parity.to_dict(),
+                  "conf": conf, "conf_low": conf_low, "checks": checks, "parity": parity.to_dict(),
                   "int8": int8_report.to_dict() if int8_report else None}
         (tmp / report_out.name).write_text(json.dumps(report, indent=2) + "\n")
         # Every check passed: move into place (each rename is atomic).
@@ -309,7 +319,7 @@ def export_onnx(
         os.replace(tmp / report_out.name, report_out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportResult(out, parity, int8_report, report_out, time.perf_counter() - t_start, checks)
+    return ExportResult(out, parity, int8_report, report_out, time.perf_counter() - t_start, checks, conf_low)
 
 
 def _shown(p: Path) -> str:
@@ -335,7 +345,7 @@ def _calibration(calib_data, train_data, n_images: int, per_source: int, seed: i
 
 def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, names: dict[int, str],
           calib: CalibrationSet, eval_data, images: ImageSet, fp32_dets: list,
-          exclude_head: bool, dynamic: bool, tta: bool = False) -> Int8Report:
+          exclude_head: bool, dynamic: bool, tta: bool = False, conf_low: float | None = None) -> Int8Report:
     """Quantise on `calib`, then compare INT8 with FP32: speed and agreement AP50 on the parity images, and
     accuracy per source on `eval_data`'s val split when it has a manifest (run as the model records: with flip
     test-time augmentation when `tta`), else AP50 on the parity images."""
@@ -369,7 +379,7 @@ def _int8(fp32: Path, int8_path: Path, imgsz: int, iou: float, conf: float, name
                  speedup=t_f / t_q if t_q > 0 else 0.0, agreement_ap50=agreement,
                  calib_per_source=calib.per_source)
 
-    judged = compare_on_split(fp32, int8_path, eval_data, conf, tta=tta)
+    judged = compare_on_split(fp32, int8_path, eval_data, conf, tta=tta, conf_low=conf_low)
     if judged is not None:
         rows, judged_on = judged
         decision = decide_int8(rows)

@@ -221,14 +221,15 @@ def bench_tiling(
     from handdet.data.yolo_dataset import IMAGE_SUFFIXES, read_labels
     from handdet.eval.matching import match_image
     from handdet.infer.loop import default_weights
-    from handdet.infer.onnx_predictor import OnnxPredictor
+    from handdet.infer.predictor import load_predictor
     from handdet.infer.tile import DEFAULT_OVERLAP, TiledPredictor
+    from handdet.infer.two_level import inside
 
     onnx = Path(onnx_path) if onnx_path else default_weights("onnx", "cpu")
-    pred = OnnxPredictor(onnx)
+    pred = load_predictor(onnx, backend="onnx")  # as `handdet predict` runs it: the model's cut-offs
     overlap = DEFAULT_OVERLAP if overlap is None else overlap
-    tiled = TiledPredictor(pred, overlap)
-    looped = TiledPredictor(_OneAtATime(pred), overlap)
+    tiled = inside(pred, lambda p: TiledPredictor(p, overlap))
+    looped = inside(pred, lambda p: TiledPredictor(_OneAtATime(p), overlap))
     if frame_path is None:
         spec = importlib.util.find_spec("ultralytics")
         frame_path = Path(spec.origin).parent / "assets" / "zidane.jpg"  # type: ignore[union-attr, arg-type]

@@ -326,13 +326,14 @@ def run_source(
     from handdet.infer.predictor import load_predictor
     from handdet.infer.sources import VideoFile, count_frames, open_source
     from handdet.infer.tile import DEFAULT_OVERLAP, TiledPredictor, check_overlap
+    from handdet.infer.two_level import inside
 
     if tile_overlap is not None and not tile:
         raise ConfigError("--tile-overlap applies to tiled inference: add --tile")
     overlap = check_overlap(DEFAULT_OVERLAP if tile_overlap is None else tile_overlap)  # before the slow load
     predictor = load_predictor(resolve_weights(weights), backend, settings)
-    if tile:
-        predictor = TiledPredictor(predictor, overlap)
+    if tile:  # beneath a two-level cut-off, which then judges the merged frame
+        predictor = inside(predictor, lambda p: TiledPredictor(p, overlap))
     if show is None:
         show = display_available()
     elif show and not display_available():

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from handdet.core.detections import Detections
+from handdet.core.detections import Detections, two_level_active
 from handdet.core.errors import ConfigError, WeightsError, one_line
 
 DEFAULT_CONF = 0.5  # (float) confidence of a model that records none; `handdet export --conf` records the one
@@ -41,6 +41,9 @@ class PredictorSettings:
     Attributes:
         imgsz: square network input size in pixels.
         conf: keep boxes scoring above this.
+        conf_low: in an image where a box scores above `conf`, keep its other boxes scoring above this too
+            (`infer.two_level`); None: the model's recorded one when `conf` is the model's too, else none. At
+            or above `conf`: one cut-off.
         iou: NMS IoU threshold.
         max_det: at most this many boxes an image.
         device: "cpu", "cuda", "cuda:0" or "0".
@@ -52,6 +55,7 @@ class PredictorSettings:
 
     imgsz: int | None = None
     conf: float | None = None
+    conf_low: float | None = None
     iou: float | None = None
     max_det: int | None = None
     device: str = "cpu"
@@ -59,7 +63,7 @@ class PredictorSettings:
     tta: bool | None = None
 
     def __post_init__(self) -> None:
-        for name in ("conf", "iou"):
+        for name in ("conf", "conf_low", "iou"):
             v = getattr(self, name)
             if v is not None and not 0.0 <= v <= 1.0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1, got {v}")
@@ -91,6 +95,11 @@ def _conf_of(meta) -> float:
     return float(pick(None, None if meta is None else meta.conf, DEFAULT_CONF))
 
 
+def _conf_low_of(meta) -> float | None:
+    """The lower cut-off of a two-level cut-off a model's recorded metadata (or None) sets; None: one cut-off."""
+    return None if meta is None or meta.conf_low is None else float(meta.conf_low)
+
+
 def _tta_of(meta) -> bool:
     """Whether a model's recorded metadata (or None) says to run it with flip test-time augmentation."""
     return meta is not None and meta.tta == "flip"
@@ -100,6 +109,12 @@ def default_conf(weights: str | os.PathLike) -> float:
     """The confidence a predictor keeps boxes at when none is given: what the model records
     (`recorded_metadata`), else DEFAULT_CONF."""
     return _conf_of(recorded_metadata(weights))
+
+
+def default_conf_low(weights: str | os.PathLike) -> float | None:
+    """The lower cut-off a predictor of `weights` keeps boxes beside a confident one at when not told: what the
+    model records (`recorded_metadata`); None (one cut-off) for a model that records none."""
+    return _conf_low_of(recorded_metadata(weights))
 
 
 def own_export(pt: str | os.PathLike):
@@ -208,7 +223,9 @@ def load_predictor(
 ) -> Predictor:
     """Build the predictor for `weights` (`.pt` -> PyTorch, `.onnx` -> ONNX Runtime, or `backend`), wrapped in
     flip test-time augmentation (`infer.tta.FlipPredictor`) when `settings.tta` says so or, left None, when
-    the model records it as its default.
+    the model records it as its default, and then in a two-level cut-off (`infer.two_level`) when
+    `settings.conf_low` or, with neither it nor `settings.conf` given, the model's record sets one below
+    the confidence.
 
     Raises:
         WeightsError: the file is missing, unreadable or not a detection model.
@@ -230,9 +247,19 @@ def load_predictor(
         predictor = OnnxPredictor(p, settings)
     # an ONNX session already holds its metadata (the ONNX path stays free of the `onnx` package); a .pt reads
     # its own export's once, shared with its default confidence
-    tta = settings.tta if settings is not None and settings.tta is not None else _tta_of(predictor.metadata)
-    if not tta:
-        return predictor
-    from handdet.infer.tta import FlipPredictor
+    s = settings or PredictorSettings()
+    tta = s.tta if s.tta is not None else _tta_of(predictor.metadata)
+    low = s.conf_low if s.conf_low is not None else (_conf_low_of(predictor.metadata) if s.conf is None else None)
+    conf = predictor.conf
+    two_level = two_level_active(conf, low)
+    if two_level:
+        predictor.conf = low  # the boxes of both levels; the wrapper below picks them per image
+    if tta:
+        from handdet.infer.tta import FlipPredictor
 
-    return FlipPredictor(predictor)
+        predictor = FlipPredictor(predictor)
+    if not two_level:
+        return predictor
+    from handdet.infer.two_level import TwoLevelPredictor
+
+    return TwoLevelPredictor(predictor, conf, low)

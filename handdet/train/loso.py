@@ -229,15 +229,15 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.by_source import kept_result
     from handdet.eval.run import evaluate_split, load_split, predict_split
-    from handdet.infer.predictor import PredictorSettings, default_conf, load_predictor
+    from handdet.infer.predictor import PredictorSettings, default_conf, default_conf_low, load_predictor
 
     truth = load_split(held_yaml, "test")
     every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF, tta=tta))
-    conf = default_conf(best)  # what `handdet predict` keeps boxes at
-    cut = predictor_cutoff(conf)  # P/R and false detections of exactly the boxes `handdet predict` keeps
+    conf, low = default_conf(best), default_conf_low(best)  # what `handdet predict` keeps boxes at
+    cut = predictor_cutoff(conf)
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=cut)
-    kept = kept_result(preds, truth, range(len(preds)), conf)
+    kept = kept_result(preds, truth, range(len(preds)), conf, low)  # P/R: exactly the boxes `predict` keeps
     bias = box_bias(preds, truth.gts, cut)
     restyled = evaluate_split(restyle(preds, bias), truth, conf_threshold=cut)[1].ap50_95 if bias.n else None
     fp100 = None
@@ -246,8 +246,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     except HanddetError:
         neg = None  # the config keeps no hand-free folder for testing
     if neg is not None:
-        _, r_neg = evaluate_split(predict_split(every, neg), neg, conf_threshold=cut)
-        fp100 = r_neg.fp_per_100_negatives
+        fp100 = kept_result(predict_split(every, neg), neg, range(len(neg.images)), conf, low).fp_per_100_negatives
     mp, note = None, None
     if mediapipe:
         try:
@@ -258,7 +257,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
             note = f"MediaPipe not measured: {one_line(e)}"
             log(f"handdet loso: {note}")
     return FoldScore(source, len(truth.images), int(sum(len(g) for g in truth.gts)), res.ap50, res.ap50_95,
-                     res.recall, res.precision, conf, fp100, str(best.parent.parent), epochs,
+                     kept.recall, kept.precision, conf, fp100, str(best.parent.parent), epochs,
                      _jsonable(mp), note, asdict(bias), restyled, "flip" if tta else "none",
                      kept.ap50, kept.ap50_95)
 

@@ -51,3 +51,17 @@ def test_predictor_cutoff_keeps_what_a_predictor_keeps(score, conf, kept):
     assert bool(np.float64(s) >= predictor_cutoff(conf)) is kept
     assert bool((np.array([s], np.float32) >= predictor_cutoff(conf))[0]) is kept, "compared as float32"
     assert bool(s > np.float32(conf)) is kept, "the predictor's own rule on float32 scores"
+
+
+def test_keep_confident_two_levels():
+    from handdet.core.detections import keep_confident
+
+    d = Detections([[0, 0, 1, 1], [0, 0, 2, 2], [0, 0, 3, 3]], [0.9, 0.3, 0.1])
+    assert keep_confident(d, 0.5).confidence.tolist() == pytest.approx([0.9])
+    assert keep_confident(d, 0.5, 0.2).confidence.tolist() == pytest.approx([0.9, 0.3]), "a companion kept"
+    assert keep_confident(d, 0.5, 0.05).confidence.tolist() == pytest.approx([0.9, 0.3, 0.1])
+    faint = d[1:]  # nothing reaches 0.5: the low cut-off keeps nothing more than the single one
+    assert len(keep_confident(faint, 0.5, 0.05)) == 0
+    assert keep_confident(d, 0.2, 0.5).confidence.tolist() == pytest.approx([0.9, 0.3]), "low >= conf: one cut"
+    on = Detections([[0, 0, 1, 1], [0, 0, 2, 2]], [0.5, 0.3])  # on the threshold: not above it
+    assert len(keep_confident(on, 0.5, 0.2)) == 0 and len(keep_confident(Detections.empty(), 0.5, 0.2)) == 0

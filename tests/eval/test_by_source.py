@@ -94,6 +94,38 @@ def test_row_order_and_the_pooled_row():
     assert [r.name for r in reordered.rows] == ["a", "b"]  # the given order; a name without images has no row
 
 
+TWO_LEVEL = [
+    # id, per image (source, kind, ground truth, predictions), expected fields of the first source's row at
+    # DEFAULT_CONF with a lower cut-off of 0.2 beside a sure box
+    ("a faint second hand beside a sure one is kept; AP scores every box as with one cut-off",
+     [("a", Kind.HANDS, dets(BOX, (60, 60, 90, 90)), dets((*BOX, 0.9), (60, 60, 90, 90, 0.3)))],
+     dict(ap50=1.0, ap50_kept=1.0, recall=1.0, precision=1.0, fp=0)),
+    ("a faint hand alone is not",
+     [("a", Kind.HANDS, dets(BOX), dets((*BOX, 0.3)))],
+     dict(ap50=1.0, ap50_kept=0.0, recall=0.0, fp=0)),
+    ("a hand-free photo with only faint boxes keeps none",
+     [("b", Kind.BACKGROUND, dets(), dets((*BOX, 0.45), (60, 60, 90, 90, 0.3)))],
+     dict(fp=0, fp_handfree=0, fp_per_100_handfree=0.0)),
+    ("a hand-free photo that fires keeps its faint boxes too: each a false detection",
+     [("b", Kind.BACKGROUND, dets(), dets((*BOX, 0.6), (60, 60, 90, 90, 0.3), (5, 5, 9, 9, 0.1)))],
+     dict(fp=2, fp_handfree=2, fp_per_100_handfree=200.0)),
+]
+
+
+@pytest.mark.parametrize("case", TWO_LEVEL, ids=[c[0] for c in TWO_LEVEL])
+def test_score_sources_with_a_two_level_cut_off(case):
+    _, images, expected = case
+    args = ([p for *_, p in images], _truth([gt for _, _, gt, _ in images]), [(s, k) for s, k, _, _ in images],
+            DEFAULT_CONF)
+    scores = score_sources(*args, conf_low=0.2)
+    row = scores.rows[0]
+    for key, value in expected.items():
+        assert getattr(row, key) == (pytest.approx(value) if isinstance(value, float) else value), key
+    one = score_sources(*args).rows[0]
+    assert (row.ap50, row.ap50_95) == (one.ap50, one.ap50_95) and scores.conf_low == 0.2
+    assert score_sources(*args, conf_low=0.7).rows[0] == one  # at or above the confidence: one cut-off
+
+
 BAD = [
     # id, arguments replaced in a good call on two images, expected message part
     ("fewer predictions than images", {"preds": [dets()]}, "1 predictions"),
@@ -225,6 +257,29 @@ def test_handfree_false_detections_equal_a_direct_count(conf, photos, multi_yaml
     assert (row.fp, row.fp_handfree) == (counted, counted)
     assert row.fp_per_100_handfree == pytest.approx(100.0 * counted / len(street))
     assert scores.total.fp_per_100_handfree == row.fp_per_100_handfree  # the only hand-free source
+
+
+@needs_model
+def test_two_level_false_detections_equal_a_direct_count(photos, multi_yaml):
+    """With a two-level cut-off, each source's false detections are the boxes the wrapped predictor itself keeps,
+    and its every-box AP is that of one cut-off; AP of the kept boxes can only rise."""
+    from handdet.eval.run import evaluate_weights
+    from handdet.infer.predictor import PredictorSettings, load_predictor
+
+    conf, low = 0.36, LOW_CONF
+    predictor = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=conf, conf_low=low))
+    two = evaluate_weights(SHIPPED_PT, multi_yaml, default_conf=conf, conf_low=low, progress=False).by_source
+    one = evaluate_weights(SHIPPED_PT, multi_yaml, default_conf=conf, progress=False).by_source
+    assert (two.default_conf, two.conf_low, one.conf_low) == (conf, low, None)
+    for name, kind, images in photos:
+        row, base = (next(r for r in s.rows if r.name == name) for s in (two, one))
+        kept = [predictor(cv2.imread(str(p))) for p in images]
+        assert (row.ap50, row.ap50_95) == (base.ap50, base.ap50_95)
+        if kind == Kind.BACKGROUND:
+            assert row.fp == sum(len(k) for k in kept) >= base.fp
+        else:
+            assert row.ap50_kept >= base.ap50_kept and row.recall >= base.recall
+    assert two.total.fp > one.total.fp, "photos with a sure hand keep faint boxes: the two levels differ here"
 
 
 CLI_RUNS = [

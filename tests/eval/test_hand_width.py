@@ -317,3 +317,24 @@ def test_shipped_model_on_gloves_photos(gloves_photos, tmp_path, capsys):
     assert [ln.split(" | ")[0][2:] for ln in lines[first_width_row + 2:first_width_row + 7]] == [*BIN_NAMES, "**all**"]
     report = (out / "report.md").read_text()
     assert "## By hand width at 320 px" in report and "### gloves-a" in report and "### gloves-b" in report
+
+
+def test_a_two_level_cut_off_recalls_faint_hands_beside_a_sure_one_only():
+    """With `conf_low`, a hand scored between the two cut-offs counts as found in a photo with a sure box, not in
+    one without; AP scores every box either way. The recall equals the evaluator's on exactly those boxes."""
+    from handdet.core.detections import keep_confident
+    from handdet.eval.evaluator import Evaluator
+
+    gts = [dets(SMALL, LARGE), dets(MEDIUM)]
+    preds = [dets((*SMALL, 0.9), (*LARGE, 0.3)), dets((*MEDIUM, 0.3))]
+    one = score_hand_widths(preds, gts, [(320, 320)] * 2, 320, 0.5)
+    two = score_hand_widths(preds, gts, [(320, 320)] * 2, 320, 0.5, conf_low=0.2)
+    rows = {r.name: r for r in two}
+    assert (one.total.recall, two.total.recall) == (pytest.approx(1 / 3), pytest.approx(2 / 3))
+    assert (rows[">=64"].recall, rows["32-64"].recall) == (1.0, 0.0)  # beside a sure hand / alone
+    assert [r.ap50 for r in two] == [r.ap50 for r in one]
+    ev = Evaluator({0: "hand"}, conf_threshold=0.2)
+    for p, g in zip(preds, gts, strict=True):
+        ev.update(keep_confident(p, 0.5, 0.2), g)
+    assert two.total.recall == pytest.approx(ev.compute().recall)
+    assert score_hand_widths(preds, gts, [(320, 320)] * 2, 320, 0.5, conf_low=0.6).total.recall == one.total.recall

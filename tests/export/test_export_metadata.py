@@ -17,6 +17,7 @@ def test_metadata_round_trip(exported, coco_weights):
     assert m.source_sha256 == sha256_file(coco_weights) and m.source == coco_weights.name
     assert (m.handdet_version, m.dynamic, m.precision) == (handdet.__version__, True, "fp32")  # the default
     assert m.tta == "none"  # one look a photo unless the export says otherwise
+    assert m.conf_low is None and exported.conf_low is None  # one cut-off unless the export says otherwise
     q = read_file_metadata(exported.onnx_path.parent / "coco-int8.onnx")
     assert q.precision == "int8" and q.source_sha256 == m.source_sha256 and q.names == m.names and q.tta == "none"
 
@@ -36,6 +37,8 @@ CASES = [
     ({"handdet.conf": "0.4"}, "conf", 0.4, "default confidence"),
     ({"handdet.dynamic": "true"}, "dynamic", True, "dynamic flag"),
     ({"handdet.tta": "flip"}, "tta", "flip", "test-time augmentation"),
+    ({"handdet.conf_low": "0.2"}, "conf_low", 0.2, "two-level cut-off"),
+    ({"handdet.conf": "0.4"}, "conf_low", None, "one cut-off unless recorded"),
     ({}, "names", None, "nothing recorded"),
 ]
 

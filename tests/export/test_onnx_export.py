@@ -110,13 +110,17 @@ def test_static_export_runs_the_square_and_still_matches_pytorch(coco_weights, p
     from handdet.infer.onnx_predictor import OnnxPredictor
     from handdet.infer.predictor import load_predictor
     from handdet.infer.tta import FlipPredictor
+    from handdet.infer.two_level import TwoLevelPredictor
 
     out = tmp_path / "square.onnx"
     assert main(["export", str(coco_weights), "--static", "--imgsz", "160", "--data", str(photo_dataset),
-                 "--parity-images", "3", "--out", str(out), "--tta"]) == 0
+                 "--parity-images", "3", "--out", str(out), "--tta", "--conf", "0.5", "--conf-low", "0.25"]) == 0
     assert "parity passed" in capsys.readouterr().out  # checked against PyTorch letterboxing the square too
     assert read_file_metadata(out).dynamic is False
     assert read_file_metadata(out).tta == "flip"  # --tta: predict runs this model with its mirror image
-    assert isinstance(load_predictor(out), FlipPredictor)
+    assert (read_file_metadata(out).conf, read_file_metadata(out).conf_low) == (0.5, 0.25)  # and two cut-offs
+    two = load_predictor(out)  # the cut-offs judge the fused boxes of both looks
+    assert isinstance(two, TwoLevelPredictor) and isinstance(two.predictor, FlipPredictor)
+    assert (two.conf, two.conf_low, two.predictor.conf) == (0.5, 0.25, 0.25)
     p = OnnxPredictor(out)
     assert not p.dynamic and p.preprocess(np.zeros((480, 640, 3), np.uint8))[0].shape == (1, 3, 160, 160)

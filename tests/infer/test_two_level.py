@@ -1,0 +1,119 @@
+"""The two-level cut-off around a predictor (`handdet/infer/two_level.py`) and how `load_predictor` sets it up,
+with the shipped model on real wide-scene photos from gloves-ppe and hand-free street photos."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from handdet.core.detections import keep_confident
+from handdet.core.errors import ConfigError
+from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
+from handdet.infer.predictor import PredictorSettings, default_conf_low, load_predictor
+from handdet.infer.two_level import TwoLevelPredictor, inside
+
+CONF, LOW = 0.36, 0.2
+# gloves-ppe scenes where the shipped model scores one hand above CONF and another between LOW and CONF
+SCENES = ("19_JPG.rf.8c148daedac2f44ea8185758ce792a6e", "IMG_4691_11-30sec_jpg.rf.3f50a12c15abbe5d0899c3ea8e9dbe08",
+          "Photin0001_jpg.rf.30b4912504d4009cf44826c13268dbea")
+STREETS = ("camvid_train_0006R0_f01800", "camvid_train_0001TP_008130", "camvid_test_Seq05VD_f04050")
+
+needs_model = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handdet-n.pt not built yet")
+
+
+def _photos(shared_dir, folder: str, stems) -> list[np.ndarray]:
+    paths = [shared_dir / "data" / folder / f"{s}.jpg" for s in stems]
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"{shared_dir / 'data' / folder} lacks the chosen photos")
+    return [cv2.imread(str(p)) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def scenes(shared_dir) -> list[np.ndarray]:
+    return _photos(shared_dir, "gloves-ppe/images", SCENES)
+
+
+@pytest.fixture(scope="module")
+def streets(shared_dir) -> list[np.ndarray]:
+    return _photos(shared_dir, "hand-free/camvid-streets", STREETS)
+
+
+@needs_model
+def test_scenes_keep_the_faint_hands_beside_a_sure_one(scenes):
+    two = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=CONF, conf_low=LOW))
+    one = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=CONF))
+    low = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=LOW))
+    assert isinstance(two, TwoLevelPredictor) and (two.conf, two.conf_low, two.predictor.conf) == (CONF, LOW, LOW)
+    assert not isinstance(one, TwoLevelPredictor) and two.names == one.names and two.imgsz == one.imgsz
+    for image in scenes:
+        got, sure, every = two(image), one(image), low(image)
+        assert (got.confidence > CONF).any(), "each scene has a sure hand"
+        assert len(got) == len(every) > len(sure), "its fainter boxes are kept too"
+        np.testing.assert_array_equal(got.xyxy, keep_confident(every, CONF, LOW).xyxy)
+    batch = two.predict_batch(scenes)
+    for image, b in zip(scenes, batch, strict=True):
+        np.testing.assert_allclose(b.xyxy, two(image).xyxy, atol=1e-3)
+
+
+@needs_model
+def test_a_photo_without_a_sure_box_keeps_what_one_cut_off_keeps(streets):
+    two = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=CONF, conf_low=0.01))
+    low = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=0.01))
+    faint = [low(image) for image in streets]
+    assert sum(len(f) for f in faint) > 0 and not any((f.confidence > CONF).any() for f in faint), "faint boxes only"
+    assert all(len(two(image)) == 0 for image in streets)
+
+
+@pytest.fixture(scope="module")
+def recording_onnx(tmp_path_factory):
+    """The shipped ONNX model with a two-level cut-off of LOW recorded in its metadata."""
+    import onnx
+
+    from handdet.export.metadata import KEY_CONF_LOW, set_metadata
+
+    if not SHIPPED_ONNX.is_file():
+        pytest.skip("weights/handdet-n.onnx not built yet")
+    path = tmp_path_factory.mktemp("recorded") / "model.onnx"
+    shutil.copy2(SHIPPED_ONNX, path)
+    model = onnx.load(str(path))
+    set_metadata(model, {KEY_CONF_LOW: str(LOW)})
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("settings, wrapped", [
+    (PredictorSettings(), True),  # neither given: the model's record
+    (PredictorSettings(conf=0.5), False),  # --conf alone keeps what it says: boxes above it
+    (PredictorSettings(conf=0.5, conf_low=0.3), True),  # both given
+    (PredictorSettings(conf_low=0.9), False),  # at or above the confidence: one cut-off
+    (PredictorSettings(conf=0.001), False),  # how `handdet eval` predicts for AP: every box
+], ids=["recorded", "conf alone", "both given", "low above conf", "eval"])
+def test_load_predictor_sets_the_cut_off_from_the_options_then_the_record(recording_onnx, settings, wrapped):
+    p = load_predictor(recording_onnx, settings=settings)
+    assert isinstance(p, TwoLevelPredictor) is wrapped
+    assert default_conf_low(recording_onnx) == LOW
+    if wrapped:
+        assert p.conf_low == (settings.conf_low or LOW) and p.predictor.conf == p.conf_low < p.conf
+
+
+def test_a_cut_off_outside_zero_to_one_is_a_clear_error():
+    with pytest.raises(ConfigError, match="--conf-low must be between 0 and 1"):
+        PredictorSettings(conf_low=1.5)
+
+
+@needs_model
+def test_tiles_go_beneath_the_cut_off_so_it_judges_the_merged_frame(scenes):
+    from handdet.infer.tile import TiledPredictor
+
+    two = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=CONF, conf_low=LOW))
+    tiled = inside(two, lambda p: TiledPredictor(p))
+    assert isinstance(tiled, TwoLevelPredictor) and isinstance(tiled.predictor, TiledPredictor)
+    assert tiled.predictor.predictor is two.predictor and tiled.tile == two.imgsz  # tile attributes reach through
+    frame = cv2.resize(scenes[0], (960, 720))
+    merged = tiled.predictor(frame)
+    np.testing.assert_array_equal(tiled(frame).xyxy, keep_confident(merged, CONF, LOW).xyxy)
+    one = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=CONF))
+    assert isinstance(inside(one, lambda p: TiledPredictor(p)), TiledPredictor)  # nothing to go beneath
