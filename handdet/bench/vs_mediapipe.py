@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from handdet.core.atomic import atomic_file, write_text_atomic
-from handdet.core.detections import Detections
+from handdet.core.detections import Detections, keep_confident
 from handdet.core.errors import DataError, HanddetError, one_line
 
 MEDIAPIPE_REQUIREMENTS = ("mediapipe==0.10.21", "numpy<2")  # the Hands solution, models inside the wheel
@@ -146,15 +146,6 @@ def hand_landmarks(rows: list[dict]) -> list[np.ndarray]:
         pts = [np.stack([np.asarray(h["x"]) * r["w"], np.asarray(h["y"]) * r["h"]], axis=1) for h in r["hands"]]
         out.append(np.stack(pts) if pts and len({len(p) for p in pts}) == 1 else np.zeros((0, 0, 2)))
     return out
-
-
-def kept_at(dets: Detections, conf: float, low: float | None = None) -> Detections:
-    """The boxes of `dets` a predictor set to `conf` (and a two-level `low`) keeps: those scoring above it
-    (strictly, as `decode_yolo` and Ultralytics do; an INT8 model's scores are coarse enough to land on the
-    threshold itself), and in an image where one does, the others above `low` (`core.detections.keep_confident`)."""
-    from handdet.core.detections import keep_confident
-
-    return keep_confident(dets, conf, low)
 
 
 def _evaluate(preds: Sequence[Detections], gts: Sequence[Detections], names: dict[int, str],
@@ -300,7 +291,7 @@ def _scored_to_wrist(preds: Sequence[Detections], gts: Sequence[Detections], lan
 
     cut, n = gts_to_wrist(gts, landmarks)
     every = _evaluate(preds, cut, names, conf_threshold=conf)
-    kept = _evaluate([kept_at(d, conf, low) for d in preds], cut, names, conf_threshold=0.0)
+    kept = _evaluate([keep_confident(d, conf, low) for d in preds], cut, names, conf_threshold=0.0)
     return {"cut": n, "handdet": {"ap50": every.ap50, "ap50_95": every.ap50_95, "kept_ap50": kept.ap50,
                                   "kept_ap50_95": kept.ap50_95},
             "mediapipe": score_mediapipe(mp_rows, cut, names)}
@@ -314,7 +305,7 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
     sliced by source, each scored on its own images alone (hand-free crops of a hand source's photos
     count with that source, as in `handdet eval`'s per-source table). handdet's AP uses every box (conf
     0.001); its P/R and false detections per 100 hand-free photos are at the model's default conf, read off
-    the same boxes (`kept_at`: NMS only suppresses a box with a higher-scoring one, so the boxes above that
+    the same boxes (`keep_confident`: NMS only suppresses a box with a higher-scoring one, so the boxes above that
     conf are those the default predictor returns). MediaPipe is scored by `score_mediapipe` on each source's photos
     alone (margin chosen per source). A dataset without a manifest is one source named after its folder;
     a split it lacks is skipped.
@@ -373,7 +364,7 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
         g, p, lm, rows = ([gts[i] for i in idx], [preds[i] for i in idx], [landmarks[i] for i in idx],
                           [mp["images"][i] for i in idx])
         res_ap = _evaluate(p, g, names, conf_threshold=conf)
-        res_default = _evaluate([kept_at(d, conf, low) for d in p], g, names, conf_threshold=0.0)
+        res_default = _evaluate([keep_confident(d, conf, low) for d in p], g, names, conf_threshold=0.0)
         in_splits = {where[i][2] for i in idx}
         out.append({"source": source, "kind": (Kind.BACKGROUND if background else Kind.HANDS).value,
                     "splits": [s for s in splits if s in in_splits], "images": len(idx),

@@ -101,8 +101,10 @@ def two_level_active(conf: float, low: float | None) -> bool:
     return low is not None and low < conf
 
 
-def keep_confident(det: Detections, conf: float, low: float | None = None) -> Detections:
-    """The boxes a predictor set to `conf` (and `low`) keeps from `det`, made at a lower cut-off.
+def confident_mask(scores: np.ndarray, image: np.ndarray, n_images: int, conf: float,
+                   low: float | None = None) -> np.ndarray:
+    """Which boxes a predictor set to `conf` (and `low`) keeps, of boxes from `n_images` images made at a lower
+    cut-off (`image`: each box's image index).
 
     Every box scoring above `conf`; and, in an image where one does, its other boxes scoring above `low`: a
     two-level (hysteresis) cut-off. A faint box beside a confident hand is far more often a hand than the same
@@ -110,7 +112,14 @@ def keep_confident(det: Detections, conf: float, low: float | None = None) -> De
     cut-off at `conf` unless something in it reaches `conf`. `low` None or at least `conf`: one cut-off.
     Scores compare as in `predictor_cutoff`.
     """
-    scores = det.confidence
-    if not two_level_active(conf, low) or not (scores >= predictor_cutoff(conf)).any():
-        return det[scores >= predictor_cutoff(conf)]
-    return det[scores >= predictor_cutoff(low)]
+    kept = scores >= predictor_cutoff(conf)
+    if two_level_active(conf, low):
+        fires = np.bincount(image[kept], minlength=n_images) > 0
+        kept |= fires[image] & (scores >= predictor_cutoff(low))
+    return kept
+
+
+def keep_confident(det: Detections, conf: float, low: float | None = None) -> Detections:
+    """The boxes of one image's `det` (made at a lower cut-off) that a predictor set to `conf` and `low` keeps
+    (`confident_mask`)."""
+    return det[confident_mask(det.confidence, np.zeros(len(det), np.int64), 1, conf, low)]

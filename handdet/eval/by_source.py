@@ -189,7 +189,8 @@ def kept_result(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[in
                 low: float | None = None) -> EvalResult:
     """The evaluation of the images `idx` from only the boxes a predictor set to `conf` (and a two-level `low`,
     `core.detections.keep_confident`) keeps; its counts are of all of them."""
-    ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(min(conf, conf if low is None else low)))
+    floor = low if two_level_active(conf, low) else conf  # every kept box scores above it
+    ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(floor))
     for i in idx:
         ev.update(keep_confident(preds[i], conf, low), truth.gts[i], image_id=truth.stems[i])
     return ev.compute()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handdet.core.detections import Detections, predictor_cutoff, two_level_active
+from handdet.core.detections import Detections, confident_mask
 from handdet.eval.ap import APMethod
 from handdet.eval.evaluator import ap_by_range
 from handdet.eval.matching import (
@@ -165,11 +165,7 @@ def score_hand_widths(
     n_gt = np.stack([np.bincount(mt.gt.class_id[~mt.gt_ignored[:, a]], minlength=n_cls)
                      for a in range(len(ranges))]).reshape(len(ranges), n_cls)  # (A, C)
     ap = ap_by_range(cls, outcome, n_gt, ap_method)  # (C, A, T)
-    score = mt.pred.confidence.astype(np.float64)
-    kept = score >= predictor_cutoff(conf_threshold)  # as a predictor keeps
-    if two_level_active(conf_threshold, conf_low):
-        fires = np.bincount(mt.pred_image[kept], minlength=n) > 0
-        kept |= fires[mt.pred_image] & (score >= predictor_cutoff(conf_low))
+    kept = confident_mask(mt.pred.confidence.astype(np.float64), mt.pred_image, n, conf_threshold, conf_low)
     rows = []
     for a, (low, high) in enumerate(ranges):
         has = n_gt[a] > 0

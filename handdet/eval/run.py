@@ -227,15 +227,13 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
                     default_conf: float | None, device: str, progress: bool,
                     tta: bool | None = None, conf_low: float | None = None) -> tuple[Evaluator, SplitResult, dict]:
     from handdet.infer.predictor import default_conf as model_default_conf
-    from handdet.infer.predictor import default_conf_low
+    from handdet.infer.predictor import default_conf_low, pick_conf_low
 
     predictor = weights_predictor(weights, truth, imgsz, device, tta)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)
     conf = model_default_conf(weights) if default_conf is None else default_conf
-    if conf_low is None and default_conf is None:
-        conf_low = default_conf_low(weights)  # as `handdet predict` keeps boxes given neither option
-    low = conf_low
+    low = pick_conf_low(conf_low, default_conf, default_conf_low(weights))  # as `handdet predict` keeps boxes
     size = getattr(predictor, "imgsz", imgsz)  # the letterbox size the predictor scaled every image to
     by_source = score_split_sources(preds, truth, conf, size, low)
     by_width = None if size is None else score_split_widths(preds, truth, conf, size, by_source, low)

@@ -111,6 +111,14 @@ def default_conf(weights: str | os.PathLike) -> float:
     return _conf_of(recorded_metadata(weights))
 
 
+def pick_conf_low(conf_low: float | None, conf: float | None, recorded: float | None) -> float | None:
+    """The lower cut-off of a two-level cut-off: `conf_low` when given, else the model's `recorded` one when no
+    `conf` is given either (an explicit confidence alone means one cut-off), else None."""
+    if conf_low is not None:
+        return conf_low
+    return recorded if conf is None else None
+
+
 def default_conf_low(weights: str | os.PathLike) -> float | None:
     """The lower cut-off a predictor of `weights` keeps boxes beside a confident one at when not told: what the
     model records (`recorded_metadata`); None (one cut-off) for a model that records none."""
@@ -249,7 +257,7 @@ def load_predictor(
     # its own export's once, shared with its default confidence
     s = settings or PredictorSettings()
     tta = s.tta if s.tta is not None else _tta_of(predictor.metadata)
-    low = s.conf_low if s.conf_low is not None else (_conf_low_of(predictor.metadata) if s.conf is None else None)
+    low = pick_conf_low(s.conf_low, s.conf, _conf_low_of(predictor.metadata))
     conf = predictor.conf
     two_level = two_level_active(conf, low)
     if two_level:

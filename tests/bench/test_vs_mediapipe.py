@@ -107,17 +107,6 @@ def test_score_mediapipe_bad_input():
         vs.score_mediapipe([], [])
 
 
-@pytest.mark.parametrize("scores, conf, kept", [
-    ([], 0.5, []),  # no box
-    ([0.9, 0.5, 0.2], 0.5, [0.9]),  # a box scoring the threshold itself is dropped, as the predictor drops it
-    ([0.9, 0.50001], 0.5, [0.9, 0.50001]),
-    ([0.3, 0.2], 0.5, []),  # nothing above it
-])
-def test_kept_at_is_the_predictors_cut(scores, conf, kept):
-    dets = Detections(np.tile(np.float32([0, 0, 10, 10]), (len(scores), 1)).reshape(-1, 4), np.float32(scores))
-    np.testing.assert_allclose(vs.kept_at(dets, conf).confidence, np.float32(kept))
-
-
 def _files(folder: Path, n: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):

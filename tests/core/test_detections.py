@@ -65,3 +65,25 @@ def test_keep_confident_two_levels():
     assert keep_confident(d, 0.2, 0.5).confidence.tolist() == pytest.approx([0.9, 0.3]), "low >= conf: one cut"
     on = Detections([[0, 0, 1, 1], [0, 0, 2, 2]], [0.5, 0.3])  # on the threshold: not above it
     assert len(keep_confident(on, 0.5, 0.2)) == 0 and len(keep_confident(Detections.empty(), 0.5, 0.2)) == 0
+
+
+@pytest.mark.parametrize("scores, conf, kept", [
+    ([], 0.5, []),  # no box
+    ([0.9, 0.5, 0.2], 0.5, [0.9]),  # a box scoring the threshold itself is dropped, as the predictor drops it
+    ([0.9, 0.50001], 0.5, [0.9, 0.50001]),
+    ([0.3, 0.2], 0.5, []),  # nothing above it
+])
+def test_keep_confident_is_the_predictors_cut(scores, conf, kept):
+    from handdet.core.detections import keep_confident
+
+    dets = Detections(np.tile(np.float32([0, 0, 10, 10]), (len(scores), 1)).reshape(-1, 4), np.float32(scores))
+    np.testing.assert_allclose(keep_confident(dets, conf).confidence, np.float32(kept))
+
+
+def test_confident_mask_judges_each_image_apart():
+    from handdet.core.detections import confident_mask
+
+    scores = np.float32([0.9, 0.3, 0.3, 0.1])
+    image = np.array([0, 0, 1, 1])  # image 0 has a sure box, image 1 only faint ones
+    assert confident_mask(scores, image, 2, 0.5, 0.2).tolist() == [True, True, False, False]
+    assert confident_mask(scores, image, 2, 0.5).tolist() == [True, False, False, False]
