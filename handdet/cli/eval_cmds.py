@@ -122,6 +122,8 @@ def choose_conf_cmd(
                              "<weights>-conf)."),
     imgsz: int = typer.Option(None, "--imgsz", help="Network input size (default: the model's)."),
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
+    conf_low: float = typer.Option(None, "--conf-low", help="Score each cut-off with a second level: in a photo with "
+                                   "a box above the cut-off, its other boxes above this are kept too (e.g. 0.2)."),
 ) -> None:
     """Choose the confidence `handdet predict` should keep boxes at: the sweep of kept AP per source and false
     detections per 100 hand-free photos, and the cut-off to record with `handdet export --conf`."""
@@ -135,6 +137,8 @@ def choose_conf_cmd(
 
     if max_fp < 0:
         raise ConfigError(f"--max-fp must be 0 or more, got {max_fp}")
+    if conf_low is not None and not 0.0 <= conf_low <= 1.0:
+        raise ConfigError(f"--conf-low must be between 0 and 1, got {conf_low}")
     w = resolve_weights(weights)
     truth = run.load_split(data, split)
     sources = sources_of(truth.yaml_path, truth.split, truth.stems)
@@ -143,13 +147,14 @@ def choose_conf_cmd(
                         "(`handdet prepare` with data.sources)")
     preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu", tta), truth)
     order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
-    points = conf_choice.sweep_conf(preds, truth, sources, conf_choice.budget_steps(preds, sources), order=order)
+    points = conf_choice.sweep_conf(preds, truth, sources, conf_choice.budget_steps(preds, sources), order=order,
+                                    conf_low=conf_low)
     chosen = conf_choice.choose_conf(points, max_fp)
     table = conf_choice.sweep_table(points, chosen)
     out = out or build_dir() / "eval" / f"{w.stem}-conf"
     with atomic_dir(out) as tmp:
         (tmp / "conf_sweep.md").write_text(f"# Default confidence of {w.name} on {split}\n\n{table}")
-        (tmp / "conf_sweep.json").write_text(json.dumps(conf_choice.to_dict(points, chosen, max_fp), indent=1) + "\n")
+        (tmp / "conf_sweep.json").write_text(json.dumps(conf_choice.to_dict(points, chosen, max_fp, conf_low), indent=1) + "\n")
     typer.echo(table)
     if chosen is None:
         typer.echo(f"handdet choose-conf: no cut-off makes at most {max_fp:g} false detections per 100 hand-free "
@@ -157,4 +162,5 @@ def choose_conf_cmd(
         raise typer.Exit(1)
     typer.echo(f"handdet choose-conf: conf {chosen.conf:g}: mean kept AP50 {chosen.ap50:.3f}, AP50-95 "
                f"{chosen.ap50_95:.3f}, {chosen.fp_per_100 if chosen.fp_per_100 is not None else 0:.1f} false "
-               f"detections per 100 hand-free photos → handdet export {weights} --conf {chosen.conf:g}")
+               f"detections per 100 hand-free photos → handdet export {weights} --conf {chosen.conf:g}"
+               + (f" --conf-low {conf_low:g}" if conf_low is not None and conf_low < chosen.conf else ""))

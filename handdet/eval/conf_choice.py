@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from handdet.core.detections import Detections, predictor_cutoff
+from handdet.core.detections import Detections, keep_confident
 from handdet.data.manifest import Kind
 from handdet.eval.by_source import kept_result
 
@@ -88,8 +88,10 @@ def sweep_conf(
     sources: Sequence[tuple[str, Kind]],
     confs: Sequence[float] = CONF_GRID,
     order: Sequence[str] = (),
+    conf_low: float | None = None,
 ) -> list[ConfPoint]:
-    """Score the kept boxes at every cut-off of `confs` (ascending in the result).
+    """Score the kept boxes at every cut-off of `confs` (ascending in the result), each with a second level at
+    `conf_low` where it lies below the cut-off (`core.detections.keep_confident`).
 
     Args:
         preds: detections aligned with `truth.images`, made at a low confidence (0.001).
@@ -97,6 +99,7 @@ def sweep_conf(
         sources: (source, kind) of each image (`manifest.sources_of`); a source with hand boxes is a hand source.
         confs: the cut-offs, each in [0, 1].
         order: source names in the order of the columns (the manifest's); others follow as they first appear.
+        conf_low: the lower cut-off of boxes beside one above each cut-off; None: one cut-off.
 
     Raises:
         ValueError: misaligned inputs, or a cut-off outside [0, 1].
@@ -115,10 +118,9 @@ def sweep_conf(
     for conf in sorted(confs):
         per = {}
         for name, idx in hands.items():
-            r = kept_result(preds, truth, idx, conf)
+            r = kept_result(preds, truth, idx, conf, conf_low)
             per[name] = (r.ap50 or 0.0, r.ap50_95 or 0.0, r.recall or 0.0)
-        cut = predictor_cutoff(conf)
-        fp = sum(int(np.sum(preds[i].confidence >= cut)) for i in handfree)
+        fp = sum(len(keep_confident(preds[i], conf, conf_low)) for i in handfree)
         points.append(ConfPoint(float(conf), per, fp, len(handfree)))
     return points
 
@@ -148,10 +150,12 @@ def sweep_table(points: Sequence[ConfPoint], chosen: ConfPoint | None = None) ->
     return head + "\n".join(rows) + "\n"
 
 
-def to_dict(points: Sequence[ConfPoint], chosen: ConfPoint | None, max_fp_per_100: float) -> dict:
+def to_dict(points: Sequence[ConfPoint], chosen: ConfPoint | None, max_fp_per_100: float,
+            conf_low: float | None = None) -> dict:
     """The sweep and the choice, for `conf_sweep.json`."""
     return {
         "max_fp_per_100": max_fp_per_100,
+        "conf_low": conf_low,
         "chosen_conf": None if chosen is None else chosen.conf,
         "points": [{"conf": p.conf, "mean_ap50": p.ap50, "mean_ap50_95": p.ap50_95,
                     "fp_handfree": p.fp_handfree, "handfree_images": p.n_handfree, "fp_per_100_handfree": p.fp_per_100,

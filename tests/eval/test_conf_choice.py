@@ -49,6 +49,23 @@ def test_the_sweep_counts_what_a_predictor_keeps(points):
     assert all(p.n_handfree == 2 for p in points)
 
 
+def test_a_second_level_counts_the_boxes_beside_a_sure_one():
+    # A photo with a sure hand (0.9) and a faint one (0.3); hand-free photos whose top box is 0.4 (fires at 0.35,
+    # with a faint box beside it) and 0.3 (never fires at 0.35).
+    images = [("a", Kind.HANDS, dets(BOX, FAR), dets((*BOX, 0.9), (*FAR, 0.3))),
+              ("bg", Kind.BACKGROUND, dets(), dets((*BOX, 0.4), (*FAR, 0.25))),
+              ("bg", Kind.BACKGROUND, dets(), dets((*FAR, 0.3)))]
+    args = ([p for *_, p in images], _truth([gt for _, _, gt, _ in images]), [(s, k) for s, k, _, _ in images],
+            (0.2, 0.35, 0.5))
+    one = {p.conf: p for p in sweep_conf(*args)}
+    two = {p.conf: p for p in sweep_conf(*args, conf_low=0.2)}
+    assert (one[0.35].per_source["a"][2], two[0.35].per_source["a"][2]) == (0.5, 1.0)  # the faint hand kept
+    assert (one[0.35].fp_handfree, two[0.35].fp_handfree) == (1, 2)  # the faint box beside the 0.4 one counts
+    assert two[0.2].fp_handfree == one[0.2].fp_handfree == 3  # at or below the second level: one cut-off
+    assert two[0.5].fp_handfree == 0 and two[0.5].per_source["a"][2] == 1.0
+    assert all(two[c].ap50 >= one[c].ap50 for c in one)
+
+
 CHOICES = [
     # id, max FP/100, expected cut-off
     ("no false detection allowed: the cut-off above both", 0.0, 0.5),
@@ -135,5 +152,18 @@ def test_cli_on_real_photos_agrees_with_the_per_source_rows(shared_dir, tmp_path
             assert got["recall"] == pytest.approx(rows[name].recall)
         assert point["fp_handfree"] == rows["hand-free/camvid-streets"].fp_handfree
     assert all(p["fp_per_100_handfree"] <= 100 for p in sweep["points"] if p["conf"] == chosen)
+
+    two = tmp_path / "sweep-two"  # with a second level: each cut-off as `handdet eval` scores it with --conf-low
+    assert main(["choose-conf", str(SHIPPED_PT), str(data), "--max-fp", "100", "--conf-low", "0.2",
+                 "--out", str(two)]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    sweep = json.loads((two / "conf_sweep.json").read_text())
+    assert sweep["conf_low"] == 0.2 and line.endswith("--conf-low 0.2") == (sweep["chosen_conf"] > 0.2)
+    point = next(p for p in sweep["points"] if p["conf"] == 0.5)
+    rows = {r.name: r for r in evaluate_weights(SHIPPED_PT, data, default_conf=0.5, conf_low=0.2,
+                                                progress=False).by_source.rows}
+    for name, got in point["per_source"].items():
+        assert (got["ap50"], got["recall"]) == (pytest.approx(rows[name].ap50_kept), pytest.approx(rows[name].recall))
+    assert point["fp_handfree"] == rows["hand-free/camvid-streets"].fp_handfree
 
     assert main(["choose-conf", str(SHIPPED_PT), str(data), "--max-fp", "-1"]) == 2
