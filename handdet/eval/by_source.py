@@ -159,30 +159,31 @@ def score_sources(
         if not idx:
             continue
         background = all(sources[i][1] == Kind.BACKGROUND for i in idx)
-        every, result = _evaluate(preds, truth, idx, default_conf, low)
+        every, result, kept = _evaluate(preds, truth, idx, default_conf, low, kept_ap=not background)
         widths = None if background else _widths(preds, truth, idx, default_conf, imgsz, low)
         style = None if background else _style(preds, truth, idx, default_conf)
-        kept = None if background else kept_result(preds, truth, idx, default_conf, low)
         rows.append(_row(name, RowKind.BACKGROUND if background else RowKind.HANDS, result,
                          [k for k, i in enumerate(idx) if sources[i][1] == Kind.BACKGROUND], widths, style, kept,
                          every))
-    every, result = _evaluate(preds, truth, range(n), default_conf, low)
+    every, result, kept = _evaluate(preds, truth, range(n), default_conf, low)
     total = _row(TOTAL, RowKind.TOTAL, result, list(handfree),
-                 _widths(preds, truth, range(n), default_conf, imgsz, low),
-                 kept=kept_result(preds, truth, range(n), default_conf, low), every=every)
+                 _widths(preds, truth, range(n), default_conf, imgsz, low), kept=kept, every=every)
     return SourceScores(float(default_conf), tuple(rows), total, handfree, low)
 
 
 def _evaluate(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float,
-              low: float | None = None) -> tuple[EvalResult, EvalResult]:
-    """(every box's evaluation, for AP; that of the boxes `handdet predict` keeps, for P/R/F1 and the false
-    detections) of the images `idx` alone, as `run.evaluate_split` would make them of a split of just them. With
-    one cut-off both are one evaluation, its counts at `conf`."""
+              low: float | None = None, kept_ap: bool = True) -> tuple[EvalResult, EvalResult, EvalResult | None]:
+    """Of the images `idx` alone, as `run.evaluate_split` would make them of a split of just them: every box's
+    evaluation, for AP; the one whose counts are the boxes `handdet predict` keeps, for P/R/F1 and the false
+    detections (with one cut-off the first, its counts at `conf`); and that of the kept boxes alone, for the
+    kept AP (None unless `kept_ap`). Each evaluation is made once."""
     ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(conf))  # the boxes `handdet predict` keeps
     for i in idx:
         ev.update(preds[i], truth.gts[i], image_id=truth.stems[i])
     every = ev.compute()
-    return every, (kept_result(preds, truth, idx, conf, low) if two_level_active(conf, low) else every)
+    two = two_level_active(conf, low)
+    kept = kept_result(preds, truth, idx, conf, low) if kept_ap or two else None
+    return every, (kept if two else every), (kept if kept_ap else None)
 
 
 def kept_result(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[int], conf: float,
