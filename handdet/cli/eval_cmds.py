@@ -45,14 +45,12 @@ def eval_cmd(
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
 ) -> None:
     """Evaluate detection weights on a split: AP, P/R/F1, ROC, confusion matrix, plots, error gallery."""
-    from handdet.core.errors import ConfigError
+    from handdet.core.errors import ConfigError, check_fractions
     from handdet.core.paths import build_dir, resolve_weights
     from handdet.eval import run
     from handdet.eval.report import comparison_table, summary_line
 
-    for name, v in (("--conf-threshold", conf_threshold), ("--conf", conf), ("--conf-low", conf_low)):
-        if v is not None and not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{name} must be between 0 and 1, got {v}")
+    check_fractions({"--conf-threshold": conf_threshold, "--conf": conf, "--conf-low": conf_low})
     if predictions is not None:
         if len(paths) != 1:
             raise ConfigError("with --predictions give only DATA (the data.yaml), not weights")
@@ -130,15 +128,14 @@ def choose_conf_cmd(
     import json
 
     from handdet.core.atomic import atomic_dir
-    from handdet.core.errors import ConfigError, DataError
+    from handdet.core.errors import ConfigError, DataError, check_fractions
     from handdet.core.paths import build_dir, resolve_weights
     from handdet.data.manifest import read_manifest, sources_of
     from handdet.eval import conf_choice, run
 
     if max_fp < 0:
         raise ConfigError(f"--max-fp must be 0 or more, got {max_fp}")
-    if conf_low is not None and not 0.0 <= conf_low <= 1.0:
-        raise ConfigError(f"--conf-low must be between 0 and 1, got {conf_low}")
+    check_fractions({"--conf-low": conf_low})
     w = resolve_weights(weights)
     truth = run.load_split(data, split)
     sources = sources_of(truth.yaml_path, truth.split, truth.stems)

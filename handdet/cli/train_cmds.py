@@ -122,13 +122,19 @@ def loso_cmd(
     average_weights: str = typer.Option(None, "--average-weights", help="Comma-separated mixing weights of this "
                                         "run's fold and the --average-with ones in order, e.g. 3,1 or 2,1,1 "
                                         "(default: equal)."),
+    conf: float = typer.Option(None, "--conf", help="Cut-off of the kept boxes (default: the fold model's own, "
+                               "as handdet predict; finished folds are re-scored, not retrained)."),
+    conf_low: float = typer.Option(None, "--conf-low", help="Score the kept boxes with a second level: in a photo "
+                                   "with a box above --conf, its other boxes above this count too."),
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
+    from handdet.core.errors import check_fractions
     from handdet.core.paths import build_dir
     from handdet.train.average import parse_mix
     from handdet.train.config import load_train_config
     from handdet.train.loso import leave_one_source_out
 
+    check_fractions({"--conf": conf, "--conf-low": conf_low})
     extra = [*(overrides or [])]
     extra += [f"epochs={epochs}"] if epochs is not None else []
     extra += [f"time={time}"] if time is not None else []
@@ -138,6 +144,7 @@ def loso_cmd(
     result = leave_one_source_out(cfg, out, only=only.split(",") if only else None,
                                   data_root=str(data_dir) if data_dir else None,
                                   weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe,
-                                  tta=tta, average_with=average_with, average_weights=parse_mix(average_weights))
+                                  tta=tta, average_with=average_with, average_weights=parse_mix(average_weights),
+                                  conf=conf, conf_low=conf_low)
     typer.echo(result.table())
     typer.echo(result.summary_line(out / "loso.md"))

@@ -26,3 +26,10 @@ def one_line(text: object, limit: int = 200, tail: bool = False) -> str:
     `tail`, last) `limit` characters: the reason part of a one-line error."""
     flat = " ".join(str(text).split())
     return flat[-limit:] if tail else flat[:limit]
+
+
+def check_fractions(options: dict[str, float | None]) -> None:
+    """Raise ConfigError naming the first option (e.g. `--conf`) given outside [0, 1]; None means not given."""
+    for name, v in options.items():
+        if v is not None and not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{name} must be between 0 and 1, got {v}")

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from handdet.core.detections import Detections, two_level_active
-from handdet.core.errors import ConfigError, WeightsError, one_line
+from handdet.core.errors import ConfigError, WeightsError, check_fractions, one_line
 
 DEFAULT_CONF = 0.5  # (float) confidence of a model that records none; `handdet export --conf` records the one
 # `handdet choose-conf` measured (the shipped model's: weights/README.md)
@@ -63,10 +63,7 @@ class PredictorSettings:
     tta: bool | None = None
 
     def __post_init__(self) -> None:
-        for name in ("conf", "conf_low", "iou"):
-            v = getattr(self, name)
-            if v is not None and not 0.0 <= v <= 1.0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1, got {v}")
+        check_fractions({"--conf": self.conf, "--conf-low": self.conf_low, "--iou": self.iou})
         if self.imgsz is not None and (self.imgsz < 32 or self.imgsz % 32):
             raise ConfigError(f"--imgsz must be a multiple of 32 and at least 32, got {self.imgsz}")
         if self.max_det is not None and self.max_det < 1:

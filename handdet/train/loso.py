@@ -54,6 +54,7 @@ class FoldScore:
     kept_ap50: float | None = None  # AP from only the boxes `handdet predict` keeps at `conf`: what a user gets,
     kept_ap50_95: float | None = None  # and what MediaPipe's figures (at its own default) compare with
     averaged_with: list[str] | None = None  # the other fold runs whose weights were averaged in (`train.average`)
+    conf_low: float | None = None  # the second level of a two-level cut-off beside `conf` (`keep_confident`)
 
 
 @dataclass
@@ -72,7 +73,7 @@ class LosoResult:
             mp = f.mediapipe or {}
             name = f.source + (" (averaged)" if f.averaged_with else "") + (" (flip TTA)" if f.tta == "flip" else "")
             rows.append(f"| {name} | {f.images} | {f.boxes} | {_f(f.ap50)} | {_f(f.ap50_95)} | "
-                        f"{_f(f.kept_ap50)} / {_f(f.kept_ap50_95)} | {_f(f.recall)} @{f.conf:g} | "
+                        f"{_f(f.kept_ap50)} / {_f(f.kept_ap50_95)} | {_f(f.recall)} @{_cutoff(f)} | "
                         f"{_f(f.fp_per_100_handfree, 1)} | {_f(mp.get('ap50'))} | "
                         f"{_f(mp.get('ap50_95'))} | {_f(mp.get('recall'))} | {_bias(f.box_bias)} | "
                         f"{_f(f.ap50_95_restyled)} |")
@@ -91,6 +92,11 @@ class LosoResult:
 
 def _f(v, digits: int = 3) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _cutoff(f: FoldScore) -> str:
+    """Where the kept boxes were cut: `0.35`, or `0.35+0.2` for a two-level cut-off."""
+    return f"{f.conf:g}" + (f"+{f.conf_low:g}" if f.conf_low is not None and f.conf_low < f.conf else "")
 
 
 def _bias(b: dict | None) -> str:
@@ -129,6 +135,8 @@ def leave_one_source_out(
     tta: bool = False,
     average_with: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
     average_weights: list[float] | None = None,
+    conf: float | None = None,
+    conf_low: float | None = None,
     log=print,
 ) -> LosoResult:
     """Run (or reuse) one training per hand source of `cfg.data.sources`, then score each on its source.
@@ -145,6 +153,8 @@ def leave_one_source_out(
             without the same source (`handdet average`), written to `runs/<source>/averaged.pt`.
         average_weights: the mixing weights of the fold's model and the other runs', in that order (default:
             equal).
+        conf, conf_low: the cut-offs the kept boxes are scored at (default: as `handdet predict` keeps them, from
+            the fold model's record; `pick_conf_low`); finished folds are only re-scored.
 
     Raises:
         HanddetError: a config without two hand sources, an unknown name in `only`, or an `average_with`
@@ -180,7 +190,7 @@ def leave_one_source_out(
         held = replace(src, split={"test": 1.0}, weight=1.0, negatives=0.0)
         held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)
         fold_yaml = prepare_data(fcfg.data, data_root, log=log)
-        fold = score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log, tta)
+        fold = score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log, tta, conf, conf_low)
         if partners:
             fold = replace(fold, run_dir=str(out / "runs" / fcfg.name), averaged_with=[str(p) for p in partners])
         result.folds = sorted([*result.folds, fold], key=lambda f: order.index(f.source) if f.source in order
@@ -223,17 +233,26 @@ def _partner_fold(run_dir: Path) -> Path:
 
 
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,
-               mediapipe: bool, log, tta: bool = False) -> FoldScore:
-    """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders."""
+               mediapipe: bool, log, tta: bool = False, conf: float | None = None,
+               conf_low: float | None = None) -> FoldScore:
+    """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders; the
+    kept boxes at `conf` and `conf_low`, else as `handdet predict` keeps them."""
     from handdet.core.detections import predictor_cutoff
     from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.by_source import kept_result
     from handdet.eval.run import evaluate_split, load_split, predict_split
-    from handdet.infer.predictor import PredictorSettings, default_conf, default_conf_low, load_predictor
+    from handdet.infer.predictor import (
+        PredictorSettings,
+        default_conf,
+        default_conf_low,
+        load_predictor,
+        pick_conf_low,
+    )
 
     truth = load_split(held_yaml, "test")
     every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF, tta=tta))
-    conf, low = default_conf(best), default_conf_low(best)  # what `handdet predict` keeps boxes at
+    low = pick_conf_low(conf_low, conf, default_conf_low(best))  # as `handdet predict` keeps boxes, unless told
+    conf = default_conf(best) if conf is None else conf
     cut = predictor_cutoff(conf)
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=cut)
@@ -259,7 +278,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     return FoldScore(source, len(truth.images), int(sum(len(g) for g in truth.gts)), res.ap50, res.ap50_95,
                      kept.recall, kept.precision, conf, fp100, str(best.parent.parent), epochs,
                      _jsonable(mp), note, asdict(bias), restyled, "flip" if tta else "none",
-                     kept.ap50, kept.ap50_95)
+                     kept.ap50, kept.ap50_95, conf_low=low if low is not None and low < conf else None)
 
 
 def _jsonable(d: dict | None) -> dict | None:

@@ -171,6 +171,46 @@ def test_folds_scored_as_the_average_with_other_runs(loso_run, tmp_path, capsys)
     assert "need 2 numbers, one per checkpoint" in capsys.readouterr().err
 
 
+def test_folds_rescored_at_given_cutoffs(loso_run, tmp_path, capsys):
+    """--conf and --conf-low re-score the finished folds (not retrain them) with a two-level cut-off: the kept AP
+    and recall are `handdet eval`'s at the same two cut-offs, chosen here from the fold model's own scores so that
+    both levels keep boxes."""
+    import numpy as np
+
+    from handdet.eval.run import evaluate_weights, load_split, predict_split, weights_predictor
+    from handdet.train.dataset import prepare_data
+
+    root, args = loso_run
+    plain = {f["source"]: f for f in json.loads((root / "out" / "loso.json").read_text())}
+    out = tmp_path / "cut"
+    (out / "runs").mkdir(parents=True)
+    (out / "runs" / "asl").symlink_to(root / "out" / "runs" / "asl")
+    held = prepare_data(DataConfig(sources=[SourceConfig("asl", split={"test": 1.0})]), root / "data",
+                        log=lambda *a: None)
+    best = Path(plain["asl"]["run_dir"]) / "weights" / "best.pt"
+    truth = load_split(held, "test")
+    preds = predict_split(weights_predictor(best, truth, None, "cpu"), truth, progress=False)
+    tops = np.sort([p.confidence.max() for p in preds if len(p)])
+    conf = float(np.round(tops[len(tops) // 2], 4))  # half the photos have a box above it
+    low = float(np.round(min(float(np.median(p.confidence)) for p in preds if len(p)), 4))
+    assert low < conf
+    i = args.index("--out")
+    assert main([*args[:i], "--out", str(out), *args[i + 2:], "--only", "asl", "--conf", str(conf),
+                 "--conf-low", str(low)]) == 0
+    assert "reusing" in capsys.readouterr().out
+    fold = json.loads((out / "loso.json").read_text())[0]
+    assert (fold["conf"], fold["conf_low"]) == (conf, low)
+    assert fold["ap50"] == pytest.approx(plain["asl"]["ap50"], abs=1e-6), "every box: the cut-offs do not matter"
+    res = evaluate_weights(best, held, split="test", progress=False, default_conf=conf, conf_low=low)
+    kept = {r.name: r for r in res.by_source.rows}["asl"]
+    assert fold["kept_ap50"] == pytest.approx(kept.ap50_kept) and fold["recall"] == pytest.approx(kept.recall)
+    one = evaluate_weights(best, held, split="test", progress=False, default_conf=conf)
+    assert kept.recall > {r.name: r for r in one.by_source.rows}["asl"].recall, "the second level keeps more"
+    assert f"@{conf:g}+{low:g}" in (out / "loso.md").read_text()
+    assert main([*args, "--conf-low", "1.5"]) == 2
+    assert "--conf-low must be between 0 and 1, got 1.5" in capsys.readouterr().err
+
+
 def test_fold_config_leaves_one_out():
     srcs = [SourceConfig("a"), SourceConfig("b"), SourceConfig("free", format="images")]
     cfg = TrainConfig(data=DataConfig(sources=srcs))
