@@ -81,9 +81,10 @@ SKIMAGE_HAND_FREE = ("brick.png", "chelsea.png", "clock_motion.png", "coffee.png
                      "moon.png", "motorcycle_left.png", "motorcycle_right.png", "page.png", "retina.jpg",
                      "rocket.jpg", "text.png")
 SKLEARN_HAND_FREE = ("china.jpg", "flower.jpg")
-# The two the shipped model fires on at its default, one box each (weights/README.md, Known limits): a
-# frame-filling orange disc and a skin-toned dahlia, centred as the close-up training hands are.
-KNOWN_FIRING = {"retina.jpg", "flower.jpg"}
+# The three the shipped model fires on at its default, one box each (weights/README.md, Known limits): a
+# frame-filling orange disc and a skin-toned dahlia, centred as the close-up training hands are, and Grace
+# Hopper's white tie, which the hand model scores 0.34 on a person (the person anchor keeps it above 0.2).
+KNOWN_FIRING = {"retina.jpg", "flower.jpg", "grace_hopper.jpg"}
 
 
 def hand_free_photos_from_other_sources() -> list:

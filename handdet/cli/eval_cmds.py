@@ -18,6 +18,9 @@ import typer
 
 from handdet.cli import app
 
+PERSONS_HELP = ("Person model whose confident people vouch for faint hands on them, kept above the lower cut-off "
+                "(a path, or none); default: what the model records, as `handdet predict` runs it.")
+
 TTA_HELP = ("Flip test-time augmentation on or off (each photo also mirrored, boxes fused); default: as `handdet "
             "predict` runs the model (what it records).")
 
@@ -43,6 +46,7 @@ def eval_cmd(
         "boxes above this count too (default: the model's record when --conf is not given either, else none)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or a GPU index."),
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
+    persons: str = typer.Option(None, "--persons", help=PERSONS_HELP),
 ) -> None:
     """Evaluate detection weights on a split: AP, P/R/F1, ROC, confusion matrix, plots, error gallery."""
     from handdet.core.errors import ConfigError, check_fractions
@@ -69,14 +73,14 @@ def eval_cmd(
     if len(weights) == 1:
         out = out or build_dir() / "eval" / weights[0].stem
         result = run.evaluate_weights(weights[0], data, split, out, imgsz, conf_threshold, device,
-                                      default_conf=conf, tta=tta, conf_low=conf_low)
+                                      default_conf=conf, tta=tta, conf_low=conf_low, persons=persons)
         _echo_sources(result.by_source)
         _echo_widths(result.by_width)
         typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
     out = out or build_dir() / "eval" / "compare"
     results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf, tta=tta,
-                                conf_low=conf_low)
+                                conf_low=conf_low, persons=persons)
     for label, r in results.items():
         _echo_sources(r.by_source, label)
         _echo_widths(r.by_width, label)
@@ -120,6 +124,7 @@ def choose_conf_cmd(
                              "<weights>-conf)."),
     imgsz: int = typer.Option(None, "--imgsz", help="Network input size (default: the model's)."),
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
+    persons: str = typer.Option(None, "--persons", help=PERSONS_HELP),
     conf_low: float = typer.Option(None, "--conf-low", help="Score each cut-off with a second level: in a photo with "
                                    "a box above the cut-off, its other boxes above this are kept too (e.g. 0.2)."),
 ) -> None:
@@ -142,7 +147,7 @@ def choose_conf_cmd(
     if sources is None:
         raise DataError(f"{truth.yaml_path}: no manifest.csv; choose-conf needs a multi-source dataset "
                         "(`handdet prepare` with data.sources)")
-    preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu", tta), truth)
+    preds = run.predict_split(run.weights_predictor(w, truth, imgsz, "cpu", tta, persons), truth)
     order = list(dict.fromkeys(row.source for row in read_manifest(truth.yaml_path) or []))
     points = conf_choice.sweep_conf(preds, truth, sources, conf_choice.budget_steps(preds, sources), order=order,
                                     conf_low=conf_low)

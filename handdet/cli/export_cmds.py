@@ -39,6 +39,13 @@ def export_cmd(
     calib_seed: int = typer.Option(0, "--calib-seed", help="Seed of the per-source calibration draw."),
     calib_data: Path = typer.Option(None, "--calib-data", help="data.yaml (train split) or folder to calibrate on."),
     out: Path = typer.Option(None, "--out", help="Output .onnx (default: beside the weights)."),
+    classes: str = typer.Option(None, "--classes", help="Keep only these classes of the model's head, comma-separated "
+                                "names or ids, renumbered from 0 (e.g. person: the person model of --persons)."),
+    persons: str = typer.Option(None, "--persons", help="Record a person model (an .onnx beside the output) whose "
+                                "people vouch for faint hands on them, kept above --conf-low; none: no person model "
+                                "(default: what the last export of this .pt recorded)."),
+    person_conf: float = typer.Option(None, "--person-conf", help="The cut-off of those people (default: the last "
+                                      "export's, else 0.5)."),
     tta: bool = typer.Option(None, "--tta/--no-tta", help="Record flip test-time augmentation as `handdet predict`'s "
                              "default for this model (default: what the last export of this .pt recorded, else off)."),
 ) -> None:
@@ -48,7 +55,8 @@ def export_cmd(
     result = export_onnx(weights, out, imgsz=imgsz, opset=opset, dynamic=dynamic, simplify=simplify, data=data,
                          parity_images=parity_images, conf=conf, int8=int8, calib_images=calib_images,
                          calib_data=calib_data, calib_per_source=calib_per_source, calib_seed=calib_seed,
-                         tta=tta, conf_low=conf_low)
+                         tta=tta, conf_low=conf_low, classes=classes.split(",") if classes else None,
+                         persons=persons, person_conf=person_conf)
     if result.int8 is not None:
         if result.int8.by_source is not None:
             from handdet.export.int8_check import source_table

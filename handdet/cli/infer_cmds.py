@@ -23,13 +23,16 @@ OVERLAP_HELP = "Fraction of a tile shared with its neighbour, 0 to 0.5 (default 
 CONF_LOW_HELP = ("In a frame where a box scores above --conf, also keep its other boxes above this (a two-level "
                  "cut-off: fainter hands beside a sure one). Default: what the model records when --conf is not "
                  "given either (the shipped model: 0.2), else none; at or above --conf: none.")
+PERSONS_HELP = ("Person model whose confident people vouch for faint hands on them, kept above --conf-low like the "
+                "boxes beside a sure hand; looked for only in frames whose best box lies between the two levels. "
+                "A path, or none. Default: what the model records (the shipped model: weights/person-n.onnx).")
 
 
-def _settings(imgsz, conf, iou, max_det, device, tta=None, conf_low=None):
+def _settings(imgsz, conf, iou, max_det, device, tta=None, conf_low=None, persons=None):
     from handdet.infer.predictor import PredictorSettings
 
     return PredictorSettings(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, device=device, tta=tta,
-                             conf_low=conf_low)
+                             conf_low=conf_low, persons=persons)
 
 
 @app.command("predict")
@@ -51,11 +54,12 @@ def predict_cmd(
     tile: bool = typer.Option(False, "--tile", help=TILE_HELP),
     tile_overlap: float = typer.Option(None, "--tile-overlap", help=OVERLAP_HELP),
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
+    persons: str = typer.Option(None, "--persons", help=PERSONS_HELP),
 ) -> None:
     """Detect hands in images or videos; print one summary line."""
     from handdet.infer.loop import run_source
 
-    summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device, tta, conf_low), backend,
+    summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device, tta, conf_low, persons), backend,
                          show=show, save_dir=save_dir, save_json=save_json, max_frames=max_frames,
                          track=track, progress=True, tile=tile, tile_overlap=tile_overlap)
     outputs = [str(p) for p in (save_dir, save_json) if p]
@@ -80,6 +84,7 @@ def webcam(
     tile_overlap: float | None = None,
     tta: bool | None = None,
     conf_low: float | None = None,
+    persons: str | None = None,
 ):
     """Run the live loop (library entry of `handdet webcam` and `scripts/webcam.py`); `tta` None runs the model
     as it records (the shipped one: one look a frame)."""
@@ -89,7 +94,8 @@ def webcam(
     is_onnx = (backend == "onnx") or (backend is None and str(w).lower().endswith(".onnx"))
     # A static ONNX graph fixes its own size; a .pt model gets the real-time default.
     size = imgsz if imgsz is not None else (None if is_onnx else WEBCAM_IMGSZ)
-    return run_source(w, source, _settings(size, conf, iou, max_det, device, tta, conf_low), backend, show=show,
+    return run_source(w, source, _settings(size, conf, iou, max_det, device, tta, conf_low, persons), backend,
+                      show=show,
                       save_video=save, max_frames=max_frames, track=track, snapshot_dir=snapshot_dir,
                       title="handdet webcam (q: quit, s: snapshot)", tile=tile, tile_overlap=tile_overlap)
 
@@ -113,8 +119,9 @@ def webcam_cmd(
     tile: bool = typer.Option(False, "--tile", help=TILE_HELP),
     tile_overlap: float = typer.Option(None, "--tile-overlap", help=OVERLAP_HELP),
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
+    persons: str = typer.Option(None, "--persons", help=PERSONS_HELP),
 ) -> None:
     """Live hand detection from a camera (q/Esc quits, s saves a snapshot); prints one summary line."""
     summary = webcam(source, weights, imgsz, conf, iou, max_det, backend, device, show, save, max_frames,
-                     track, snapshot_dir, tile, tile_overlap, tta, conf_low)
+                     track, snapshot_dir, tile, tile_overlap, tta, conf_low, persons)
     typer.echo(summary.line("handdet webcam") + (f"; wrote {save}" if save else ""))

@@ -126,6 +126,8 @@ def loso_cmd(
                                "as handdet predict; finished folds are re-scored, not retrained)."),
     conf_low: float = typer.Option(None, "--conf-low", help="Score the kept boxes with a second level: in a photo "
                                    "with a box above --conf, its other boxes above this count too."),
+    persons: str = typer.Option(None, "--persons", help="Score with a person model whose confident people vouch for "
+                                "faint hands on them, kept above --conf-low (a path)."),
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
     from handdet.core.errors import check_fractions
@@ -145,6 +147,6 @@ def loso_cmd(
                                   data_root=str(data_dir) if data_dir else None,
                                   weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe,
                                   tta=tta, average_with=average_with, average_weights=parse_mix(average_weights),
-                                  conf=conf, conf_low=conf_low)
+                                  conf=conf, conf_low=conf_low, persons=persons)
     typer.echo(result.table())
     typer.echo(result.summary_line(out / "loso.md"))

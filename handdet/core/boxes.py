@@ -78,6 +78,18 @@ def polygon_to_xyxy(points: np.ndarray) -> np.ndarray:
     return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()])
 
 
+def centres_inside(boxes: np.ndarray, regions: np.ndarray, pad: float = 0.0) -> np.ndarray:
+    """(N,) whether each box's centre lies inside any of the (M, 4) xyxy `regions`, each grown by `pad` of its
+    width and height on every side."""
+    boxes, regions = np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(regions, np.float64).reshape(-1, 4)
+    if not len(boxes) or not len(regions):
+        return np.zeros(len(boxes), bool)
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2  # (N, 2)
+    grow = (regions[:, 2:] - regions[:, :2]) * pad  # (M, 2)
+    lo, hi = regions[:, :2] - grow, regions[:, 2:] + grow
+    return ((c[:, None] >= lo[None]) & (c[:, None] <= hi[None])).all(-1).any(1)
+
+
 def box_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     """Intersection over union of every pair.
 

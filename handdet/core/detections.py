@@ -27,12 +27,15 @@ class Detections:
         confidence: (N,) float32 scores in [0, 1]; 1 for ground truth.
         class_id: (N,) int64 class indices.
         ignore: (N,) bool, ground-truth boxes that neither count as TP nor FN (VOC `difficult`).
+        anchored: (N,) bool, boxes something else in the photo vouches for (a confident person they lie on,
+            `infer.person_anchor`): a two-level cut-off keeps them above its lower level (`confident_mask`).
     """
 
     xyxy: np.ndarray
     confidence: np.ndarray = field(default=None)  # type: ignore[assignment]
     class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
     ignore: np.ndarray = field(default=None)  # type: ignore[assignment]
+    anchored: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         xyxy = _as(self.xyxy, np.float32, (4,))
@@ -40,15 +43,17 @@ class Detections:
         conf = np.ones(n, np.float32) if self.confidence is None else _as(self.confidence, np.float32)
         cls = np.zeros(n, np.int64) if self.class_id is None else _as(self.class_id, np.int64)
         ign = np.zeros(n, bool) if self.ignore is None else _as(self.ignore, bool)
-        if not (len(conf) == len(cls) == len(ign) == n):
+        anc = np.zeros(n, bool) if self.anchored is None else _as(self.anchored, bool)
+        if not (len(conf) == len(cls) == len(ign) == len(anc) == n):
             raise ValueError(
                 f"Detections arrays disagree in length: xyxy {n}, confidence {len(conf)}, "
-                f"class_id {len(cls)}, ignore {len(ign)}"
+                f"class_id {len(cls)}, ignore {len(ign)}, anchored {len(anc)}"
             )
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "confidence", conf)
         object.__setattr__(self, "class_id", cls)
         object.__setattr__(self, "ignore", ign)
+        object.__setattr__(self, "anchored", anc)
 
     @classmethod
     def empty(cls) -> Detections:
@@ -63,6 +68,7 @@ class Detections:
             np.concatenate([d.confidence for d in items]),
             np.concatenate([d.class_id for d in items]),
             np.concatenate([d.ignore for d in items]),
+            np.concatenate([d.anchored for d in items]),
         )
 
     def __len__(self) -> int:
@@ -72,7 +78,8 @@ class Detections:
         """Select by boolean mask, integer array or slice."""
         if isinstance(index, (int, np.integer)):
             index = [index]
-        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], self.ignore[index])
+        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], self.ignore[index],
+                          self.anchored[index])
 
     @property
     def area(self) -> np.ndarray:
@@ -102,24 +109,26 @@ def two_level_active(conf: float, low: float | None) -> bool:
 
 
 def confident_mask(scores: np.ndarray, image: np.ndarray, n_images: int, conf: float,
-                   low: float | None = None) -> np.ndarray:
+                   low: float | None = None, anchored: np.ndarray | None = None) -> np.ndarray:
     """Which boxes a predictor set to `conf` (and `low`) keeps, of boxes from `n_images` images made at a lower
     cut-off (`image`: each box's image index).
 
     Every box scoring above `conf`; and, in an image where one does, its other boxes scoring above `low`: a
     two-level (hysteresis) cut-off. A faint box beside a confident hand is far more often a hand than the same
     score alone, since hands come in pairs and groups, so a hand-free photo keeps exactly the boxes of one
-    cut-off at `conf` unless something in it reaches `conf`. `low` None or at least `conf`: one cut-off.
-    Scores compare as in `predictor_cutoff`.
+    cut-off at `conf` unless something in it reaches `conf`. `anchored` boxes (`Detections.anchored`: on a
+    confident person) are kept above `low` in any image. `low` None or at least `conf`: one cut-off. Scores
+    compare as in `predictor_cutoff`.
     """
     kept = scores >= predictor_cutoff(conf)
     if two_level_active(conf, low):
         fires = np.bincount(image[kept], minlength=n_images) > 0
-        kept |= fires[image] & (scores >= predictor_cutoff(low))
+        vouched = fires[image] if anchored is None else fires[image] | anchored
+        kept |= vouched & (scores >= predictor_cutoff(low))
     return kept
 
 
 def keep_confident(det: Detections, conf: float, low: float | None = None) -> Detections:
     """The boxes of one image's `det` (made at a lower cut-off) that a predictor set to `conf` and `low` keeps
-    (`confident_mask`)."""
-    return det[confident_mask(det.confidence, np.zeros(len(det), np.int64), 1, conf, low)]
+    (`confident_mask`), its anchored boxes included."""
+    return det[confident_mask(det.confidence, np.zeros(len(det), np.int64), 1, conf, low, det.anchored)]

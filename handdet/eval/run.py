@@ -209,13 +209,16 @@ def write_outputs(
     return files
 
 
-def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str, tta: bool | None = None):
-    """A predictor of `weights` at the evaluation settings (conf 0.001; test-time augmentation as `handdet predict`
-    runs the model unless `tta` says), checked against the split's classes."""
+def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str, tta: bool | None = None,
+                      persons: str | None = None):
+    """A predictor of `weights` at the evaluation settings (conf 0.001; test-time augmentation and the person model
+    that anchors faint hands as `handdet predict` runs the model unless `tta` and `persons` say, people looked
+    for in every image so that any cut-off can be scored), checked against the split's classes."""
     from handdet.infer.predictor import PredictorSettings, load_predictor
 
     predictor = load_predictor(weights, settings=PredictorSettings(
-        imgsz=imgsz, conf=EVAL_CONF, iou=EVAL_IOU, max_det=EVAL_MAX_DET, device=device, tta=tta))
+        imgsz=imgsz, conf=EVAL_CONF, iou=EVAL_IOU, max_det=EVAL_MAX_DET, device=device, tta=tta, persons=persons,
+        mark_persons=True))
     extra = sorted(set(predictor.names) - set(truth.names))
     if extra:
         raise WeightsError(f"{weights}: the model has {len(predictor.names)} classes but {truth.yaml_path} lists "
@@ -223,13 +226,20 @@ def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, devic
     return predictor
 
 
+def person_weights(predictor) -> str | None:
+    """The person model file a predictor anchors faint hands with (`infer.person_anchor`), or None."""
+    finder = getattr(predictor, "persons", None)
+    return None if finder is None else str(finder.weights)
+
+
 def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_threshold: float | None,
                     default_conf: float | None, device: str, progress: bool,
-                    tta: bool | None = None, conf_low: float | None = None) -> tuple[Evaluator, SplitResult, dict]:
+                    tta: bool | None = None, conf_low: float | None = None,
+                    persons: str | None = None) -> tuple[Evaluator, SplitResult, dict]:
     from handdet.infer.predictor import default_conf as model_default_conf
     from handdet.infer.predictor import default_conf_low, pick_conf_low
 
-    predictor = weights_predictor(weights, truth, imgsz, device, tta)
+    predictor = weights_predictor(weights, truth, imgsz, device, tta, persons)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)
     conf = model_default_conf(weights) if default_conf is None else default_conf
@@ -239,7 +249,8 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
     by_width = None if size is None else score_split_widths(preds, truth, conf, size, by_source, low)
     meta = {"weights": str(weights), "data": str(truth.yaml_path), "split": truth.split,
             "imgsz": size, "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
-            "predict_max_det": EVAL_MAX_DET, "device": device, "tta": getattr(predictor, "tta", "none")}
+            "predict_max_det": EVAL_MAX_DET, "device": device, "tta": getattr(predictor, "tta", "none"),
+            "persons": person_weights(predictor)}
     return ev, SplitResult.of(result, by_source, by_width), meta
 
 
@@ -255,6 +266,7 @@ def evaluate_weights(
     default_conf: float | None = None,
     tta: bool | None = None,
     conf_low: float | None = None,
+    persons: str | None = None,
 ) -> SplitResult:
     """Predict a split with `weights` (through `load_predictor`, conf 0.001, max 300 boxes) and evaluate it.
 
@@ -273,13 +285,15 @@ def evaluate_weights(
         tta: flip test-time augmentation on or off; None: as `handdet predict` runs the model.
         conf_low: a two-level cut-off below `default_conf` (`core.detections.keep_confident`); None: the model's
             record when `default_conf` is None too, else none.
+        persons: the person model whose people vouch for faint hands (`infer.person_anchor`): a path, "none", or
+            None for the model's record.
 
     Raises:
         HanddetError: unusable weights or data, with one line naming the file.
     """
     truth = load_split(data_yaml, split)
     ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, default_conf, device, progress,
-                                       tta, conf_low)
+                                       tta, conf_low, persons)
     if out is not None:
         with atomic_dir(out) as tmp:
             write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}",
@@ -299,6 +313,7 @@ def evaluate_many(
     default_conf: float | None = None,
     tta: bool | None = None,
     conf_low: float | None = None,
+    persons: str | None = None,
 ) -> dict[str, SplitResult]:
     """Evaluate several weights on the same split; with `out`, one sub-folder each plus comparison.md.
 
@@ -313,7 +328,7 @@ def evaluate_many(
     runs = {}
     for label, w in zip(labels, weights, strict=True):
         runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, default_conf, device, progress, tta,
-                                      conf_low)
+                                      conf_low, persons)
         results[label] = runs[label][1]
     if out is not None:
         with atomic_dir(out) as tmp:

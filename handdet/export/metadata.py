@@ -27,6 +27,8 @@ KEY_VERSION = PREFIX + "version"  # handdet version that exported it
 KEY_DYNAMIC = PREFIX + "dynamic"  # JSON bool
 KEY_PRECISION = PREFIX + "precision"  # "fp32" or "int8"
 KEY_TTA = PREFIX + "tta"  # "flip" (photos run with their mirror image, `infer.tta`) or "none": the default
+KEY_PERSONS = PREFIX + "persons"  # file name of a person model beside this one that anchors faint hands
+KEY_PERSON_CONF = PREFIX + "person_conf"  # JSON float, the cut-off of that model's people (`infer.person_anchor`)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class ModelMetadata:
         dynamic: whether the input has dynamic height and width.
         precision: "fp32" or "int8".
         tta: test-time augmentation `handdet predict` runs by default: "flip" or "none".
+        persons, person_conf: the person model (a file name beside this model) whose people at `person_conf`
+            vouch for faint hands on them (`infer.person_anchor`); None: none.
         raw: every metadata key and value as stored.
     """
 
@@ -59,6 +63,8 @@ class ModelMetadata:
     dynamic: bool | None = None
     precision: str | None = None
     tta: str | None = None
+    persons: str | None = None
+    person_conf: float | None = None
     raw: dict[str, str] = field(default_factory=dict)
 
 
@@ -130,6 +136,8 @@ def parse_metadata(props: dict[str, str]) -> ModelMetadata:
         dynamic=_scalar(g(KEY_DYNAMIC), bool),
         precision=g(KEY_PRECISION) or None,
         tta=g(KEY_TTA) or None,
+        persons=g(KEY_PERSONS) or None,
+        person_conf=_scalar(g(KEY_PERSON_CONF), float),
         raw=dict(props),
     )
 
@@ -150,8 +158,11 @@ def metadata_props(
     precision: str = "fp32",
     tta: str = "none",
     conf_low: float | None = None,
+    persons: str | None = None,
+    person_conf: float | None = None,
 ) -> dict[str, str]:
-    """The `handdet.*` keys for an exported model (values as strings, JSON where structured)."""
+    """The `handdet.*` keys for an exported model (values as strings, JSON where structured); `persons`: a file
+    name beside the model."""
     from handdet import __version__
 
     props = {
@@ -167,6 +178,9 @@ def metadata_props(
     }
     if conf_low is not None:
         props[KEY_CONF_LOW] = json.dumps(float(conf_low))
+    if persons is not None:
+        props[KEY_PERSONS] = Path(persons).name
+        props[KEY_PERSON_CONF] = json.dumps(float(person_conf))
     if source is not None:
         props[KEY_SHA256] = sha256_file(source)
         props[KEY_SOURCE] = Path(source).name

@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -193,6 +194,9 @@ def export_onnx(
     calib_seed: int = DEFAULT_CALIB_SEED,
     tta: bool | None = None,
     conf_low: float | None = None,
+    classes: Sequence[str] | None = None,
+    persons: str | None = None,
+    person_conf: float | None = None,
 ) -> ExportResult:
     """Export `weights` to ONNX, check it, and move it into place (see module docstring).
 
@@ -223,6 +227,11 @@ def export_onnx(
         conf_low: record a two-level cut-off (`infer.two_level`): in a photo with a box above `conf`, keep its
             other boxes above this; None: the one the last export of this `.pt` recorded when `conf` is not given
             either, else none. At or above `conf` records none.
+        classes: keep only these classes (names or ids) in the head (`export.prune`), renumbered from 0: e.g.
+            `person` for the person model of `infer.person_anchor`.
+        persons, person_conf: record a person model (an ONNX file beside `out`) whose people at `person_conf`
+            vouch for faint hands on them (`infer.person_anchor`); None: what the last export of this `.pt`
+            recorded; "none": none.
 
     Raises:
         WeightsError: the weights are missing, truncated or not a detection model.
@@ -243,6 +252,7 @@ def export_onnx(
     conf_low = pick_conf_low(conf_low, conf, default_conf_low(src))  # a re-export keeps the cut-offs chosen
     conf = default_conf(src) if conf is None else conf  # for this .pt
     conf_low = conf_low if two_level_active(conf, conf_low) else None
+    persons, person_conf = _person_record(src, out if out else src.with_suffix(".onnx"), persons, person_conf)
     tta_mode = "flip" if (default_tta(src) if tta is None else tta) else "none"  # and its test-time augmentation
     out = Path(out) if out else src.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
@@ -256,6 +266,12 @@ def export_onnx(
         pt = tmp / src.name
         shutil.copy2(src, pt)
         model = _load_yolo(pt, src)
+        if classes:
+            from handdet.export.prune import class_ids, keep_classes
+
+            keep_classes(model, class_ids({int(k): str(v) for k, v in model.names.items()}, classes))
+            model.save(pt)  # the parity reference runs the cut model too
+            model = _load_yolo(pt, src)
         names = {int(k): str(v) for k, v in model.names.items()}
         stride = int(max(getattr(model.model, "stride", [32]))) if hasattr(model.model, "stride") else 32
         train_data = _train_data(model)
@@ -270,7 +286,7 @@ def export_onnx(
 
         m = onnx.load(str(exported))
         set_metadata(m, metadata_props(names, (imgsz, imgsz), stride, conf, iou, src, dynamic, "fp32",
-                                          tta_mode, conf_low))
+                                          tta_mode, conf_low, persons, person_conf))
         onnx.save(m, str(exported))
         try:
             onnx.checker.check_model(str(exported))
@@ -319,6 +335,33 @@ def export_onnx(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(out, parity, int8_report, report_out, time.perf_counter() - t_start, checks, conf_low)
+
+
+def _person_record(src: Path, out: Path, persons: str | None, person_conf: float | None):
+    """(file name, cut-off) of the person model to record (`infer.person_anchor`), or (None, None): the option,
+    else what the last export of `src` recorded; the file must lie beside `out`, where predictors look for it (a
+    given one that does not is an error, an inherited one is dropped with a note)."""
+    from handdet.infer.person_anchor import DEFAULT_PERSON_CONF
+    from handdet.infer.predictor import recorded_metadata
+
+    meta = recorded_metadata(src) if persons is None or person_conf is None else None
+    inherited = persons is None
+    if inherited:
+        persons = None if meta is None else meta.persons
+    if persons is None or persons.lower() == "none":
+        return None, None
+    name = Path(persons).name
+    if inherited and not (out.parent / name).is_file():
+        print(f"handdet export: the last export recorded the person model {name}, which is not beside {out}: not "
+              f"recorded (place it there and give --persons {name} to keep it)")
+        return None, None
+    if not (out.parent / name).is_file():
+        raise ConfigError(f"--persons: {name} is not beside {out}: the model records a file name, and predictors "
+                          f"look for it in the model's folder; export the person model there first "
+                          f"(handdet export yolov8n.pt --classes person --out {out.parent / name})")
+    recorded = None if meta is None else meta.person_conf
+    conf = person_conf if person_conf is not None else (recorded if recorded is not None else DEFAULT_PERSON_CONF)
+    return name, float(conf)
 
 
 def _shown(p: Path) -> str:

@@ -51,6 +51,11 @@ class PredictorSettings:
             is fed (None: on, Ultralytics' predict default); off to match a static, square ONNX model.
         tta: run each image with its mirror image and fuse the boxes (`infer.tta`): True, False, or None for
             the model's own default (`default_tta`).
+        persons: a person model whose people vouch for the faint hands on them (`infer.person_anchor`): its
+            path, "none" for none, or None for the one the model records (a file beside it).
+        person_conf: the cut-off of those people (default: the model's record, else `DEFAULT_PERSON_CONF`).
+        mark_persons: look for people in every image with a box, to score at any cut-off (`handdet eval`);
+            else only where the two-level cut-off can use them.
     """
 
     imgsz: int | None = None
@@ -61,9 +66,13 @@ class PredictorSettings:
     device: str = "cpu"
     rect: bool | None = None
     tta: bool | None = None
+    persons: str | None = None
+    person_conf: float | None = None
+    mark_persons: bool = False
 
     def __post_init__(self) -> None:
-        check_fractions({"--conf": self.conf, "--conf-low": self.conf_low, "--iou": self.iou})
+        check_fractions({"--conf": self.conf, "--conf-low": self.conf_low, "--iou": self.iou,
+                         "--person-conf": self.person_conf})
         if self.imgsz is not None and (self.imgsz < 32 or self.imgsz % 32):
             raise ConfigError(f"--imgsz must be a multiple of 32 and at least 32, got {self.imgsz}")
         if self.max_det is not None and self.max_det < 1:
@@ -143,6 +152,37 @@ def exported_conf(pt: str | os.PathLike) -> float | None:
     `handdet predict model.onnx` keeps; None when there is no such export."""
     own = own_export(pt)
     return None if own is None or own[1].conf is None else float(own[1].conf)
+
+
+def person_model(option: str | None, weights: str | os.PathLike, meta) -> Path | None:
+    """The person model that anchors faint hands (`infer.person_anchor`): `option` (a path, or "none"), else the
+    file the model's metadata names beside `weights`; None for none. A recorded file that is not there is
+    warned about in one line and the model runs without people (a copy of the model alone still works).
+
+    Raises:
+        WeightsError: `option` names a file that does not exist.
+    """
+    if option is not None:
+        if option.lower() == "none":
+            return None
+        if not Path(option).is_file():
+            raise WeightsError(f"{option}: person model not found (--persons takes an .onnx or .pt, or none)")
+        return Path(option)
+    if meta is None or meta.persons is None:
+        return None
+    path = Path(weights).parent / meta.persons
+    if not path.is_file():
+        import warnings
+
+        warnings.warn(f"{weights}: runs without people vouching for faint hands: its person model {meta.persons} is "
+                      f"not beside it at {path} (place it there, or pass --persons PATH or --persons none)",
+                      PersonModelMissing, stacklevel=3)
+        return None
+    return path
+
+
+class PersonModelMissing(UserWarning):
+    """A model records a person model that is not beside it, so it runs without one."""
 
 
 def default_tta(weights: str | os.PathLike) -> bool:
@@ -228,12 +268,13 @@ def load_predictor(
 ) -> Predictor:
     """Build the predictor for `weights` (`.pt` -> PyTorch, `.onnx` -> ONNX Runtime, or `backend`), wrapped in
     flip test-time augmentation (`infer.tta.FlipPredictor`) when `settings.tta` says so or, left None, when
-    the model records it as its default, and then in a two-level cut-off (`infer.two_level`) when
-    `settings.conf_low` or, with neither it nor `settings.conf` given, the model's record sets one below
-    the confidence.
+    the model records it as its default, then in a person anchor (`infer.person_anchor`) where a person model
+    is set or recorded and a two-level cut-off can use it (or `settings.mark_persons`), and then in a two-level
+    cut-off (`infer.two_level`) when `settings.conf_low` or, with neither it nor `settings.conf` given, the
+    model's record sets one below the confidence.
 
     Raises:
-        WeightsError: the file is missing, unreadable or not a detection model.
+        WeightsError: the file (or the person model given) is missing, unreadable or not a detection model.
         ConfigError: an unknown backend.
     """
     p = Path(weights)
@@ -253,8 +294,9 @@ def load_predictor(
     # an ONNX session already holds its metadata (the ONNX path stays free of the `onnx` package); a .pt reads
     # its own export's once, shared with its default confidence
     s = settings or PredictorSettings()
-    tta = s.tta if s.tta is not None else _tta_of(predictor.metadata)
-    low = pick_conf_low(s.conf_low, s.conf, _conf_low_of(predictor.metadata))
+    meta = predictor.metadata
+    tta = s.tta if s.tta is not None else _tta_of(meta)
+    low = pick_conf_low(s.conf_low, s.conf, _conf_low_of(meta))
     conf = predictor.conf
     two_level = two_level_active(conf, low)
     if two_level:
@@ -263,6 +305,13 @@ def load_predictor(
         from handdet.infer.tta import FlipPredictor
 
         predictor = FlipPredictor(predictor)
+    people = person_model(s.persons, p, meta) if two_level or s.mark_persons else None
+    if people is not None:
+        from handdet.infer.person_anchor import DEFAULT_PERSON_CONF, PersonAnchor
+
+        people_conf = pick(s.person_conf, None if meta is None else meta.person_conf, DEFAULT_PERSON_CONF)
+        finder = load_predictor(people, settings=PredictorSettings(conf=people_conf, device=s.device, persons="none"))
+        predictor = PersonAnchor(predictor, finder, None if s.mark_persons else (conf, low))
     if not two_level:
         return predictor
     from handdet.infer.two_level import TwoLevelPredictor

@@ -47,8 +47,10 @@ class TwoLevelPredictor:
 
 
 def inside(predictor, wrap: Callable):
-    """`wrap` applied to `predictor`, beneath its two-level cut-off where it has one, so that the cut-off sees
-    the wrapper's output (a tiled frame's merged boxes, not each tile's)."""
+    """`wrap` applied to `predictor`, beneath its two-level cut-off and person anchor where it has them, so that
+    they see the wrapper's output (a tiled frame's merged boxes, not each tile's)."""
+    from handdet.infer.person_anchor import beneath
+
     if isinstance(predictor, TwoLevelPredictor):
-        return TwoLevelPredictor(wrap(predictor.predictor), predictor.conf, predictor.conf_low)
-    return wrap(predictor)
+        return TwoLevelPredictor(beneath(predictor.predictor, wrap), predictor.conf, predictor.conf_low)
+    return beneath(predictor, wrap)

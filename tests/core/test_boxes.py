@@ -50,3 +50,14 @@ def test_yolo_round_trip(raw, w, h):
     clipped = B.clip_xyxy(b, (w, h))
     assert (clipped[:, [0, 2]] <= w).all() and (clipped[:, [1, 3]] <= h).all() and (clipped >= 0).all()
     assert (B.box_area(clipped) <= B.box_area(b) + 1e-6).all()
+
+
+def test_centres_inside_grown_regions():
+    boxes = np.float32([[10, 10, 20, 20], [95, 40, 115, 60], [300, 300, 310, 310]])  # centres 15,15 / 105,50 / 305,305
+    person = np.float32([[0, 0, 100, 200]])
+    assert B.centres_inside(boxes, person).tolist() == [True, False, False]
+    assert B.centres_inside(boxes, person, pad=0.1).tolist() == [True, True, False], "grown by a tenth of 100 px"
+    assert B.centres_inside(boxes, np.zeros((0, 4))).tolist() == [False, False, False]
+    assert B.centres_inside(np.zeros((0, 4)), person).shape == (0,)
+    two = np.float32([[0, 0, 100, 200], [290, 290, 320, 320]])
+    assert B.centres_inside(boxes, two).tolist() == [True, False, True], "inside any of them"

@@ -87,3 +87,21 @@ def test_confident_mask_judges_each_image_apart():
     image = np.array([0, 0, 1, 1])  # image 0 has a sure box, image 1 only faint ones
     assert confident_mask(scores, image, 2, 0.5, 0.2).tolist() == [True, True, False, False]
     assert confident_mask(scores, image, 2, 0.5).tolist() == [True, False, False, False]
+
+
+def test_anchored_boxes_are_kept_above_the_low_level_alone():
+    """A box a person vouches for (`anchored`) is kept above the lower level in a photo with no sure box; never
+    below it, never with one cut-off, and selection and merging carry the mark."""
+    from handdet.core.detections import confident_mask, keep_confident
+
+    d = Detections([[0, 0, 1, 1], [0, 0, 2, 2], [0, 0, 3, 3]], [0.3, 0.25, 0.1], anchored=[True, False, True])
+    assert keep_confident(d, 0.5, 0.2).confidence.tolist() == pytest.approx([0.3]), "anchored and above 0.2"
+    assert len(keep_confident(d, 0.5)) == 0, "one cut-off: the mark changes nothing"
+    assert keep_confident(d, 0.5, 0.05).confidence.tolist() == pytest.approx([0.3, 0.1])
+    assert d[[2, 0]].anchored.tolist() == [True, True] and d[1:].anchored.tolist() == [False, True]
+    assert Detections.merge([d, Detections([[0, 0, 1, 1]])]).anchored.tolist() == [True, False, True, False]
+    assert Detections([[0, 0, 1, 1]]).anchored.tolist() == [False]
+    with pytest.raises(ValueError, match="anchored 2"):
+        Detections([[0, 0, 1, 1]], anchored=[True, False])
+    scores, image = np.float32([0.3, 0.3]), np.array([0, 1])
+    assert confident_mask(scores, image, 2, 0.5, 0.2, np.array([False, True])).tolist() == [False, True]

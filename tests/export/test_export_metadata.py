@@ -39,6 +39,9 @@ CASES = [
     ({"handdet.tta": "flip"}, "tta", "flip", "test-time augmentation"),
     ({"handdet.conf_low": "0.2"}, "conf_low", 0.2, "two-level cut-off"),
     ({"handdet.conf": "0.4"}, "conf_low", None, "one cut-off unless recorded"),
+    ({"handdet.persons": "person-n.onnx"}, "persons", "person-n.onnx", "a person model beside it"),
+    ({"handdet.person_conf": "0.5"}, "person_conf", 0.5, "its people's cut-off"),
+    ({"handdet.conf": "0.4"}, "persons", None, "no person model unless recorded"),
     ({}, "names", None, "nothing recorded"),
 ]
 

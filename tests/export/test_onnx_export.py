@@ -124,3 +124,38 @@ def test_static_export_runs_the_square_and_still_matches_pytorch(coco_weights, p
     assert (two.conf, two.conf_low, two.predictor.conf) == (0.5, 0.25, 0.25)
     p = OnnxPredictor(out)
     assert not p.dynamic and p.preprocess(np.zeros((480, 640, 3), np.uint8))[0].shape == (1, 3, 160, 160)
+
+
+def test_a_head_cut_to_people_and_a_hand_model_that_records_it(coco_weights, assets_dir, tmp_path, capsys):
+    """`--classes person` keeps the person channel of the COCO model's head, so it scores people exactly as the
+    whole model does (checked against PyTorch by the export's parity check, and here against the 80-class model
+    on Ultralytics' bus photo); `--persons` records it in another model's metadata only when it lies beside it."""
+    import cv2
+
+    from handdet.core.errors import ConfigError
+    from handdet.export.metadata import read_file_metadata
+    from handdet.infer.predictor import PredictorSettings, TorchPredictor, load_predictor
+
+    people = tmp_path / "person-n.onnx"
+    assert main(["export", str(coco_weights), "--classes", "person", "--imgsz", "320", "--parity-images", "2",
+                 "--out", str(people)]) == 0
+    assert "parity passed" in capsys.readouterr().out
+    assert read_file_metadata(people).names == {0: "person"}
+    bus = cv2.imread(str(assets_dir / "bus.jpg"))
+    cut = load_predictor(people, settings=PredictorSettings(conf=0.5))(bus)
+    whole = TorchPredictor(coco_weights, PredictorSettings(imgsz=320, conf=0.5))(bus)
+    whole = whole[whole.class_id == 0]
+    assert len(cut) == len(whole) >= 3, "the people on the bus photo"
+    np.testing.assert_allclose(np.sort(cut.confidence), np.sort(whole.confidence), atol=2e-3)
+    assert main(["export", str(coco_weights), "--classes", "hand", "--out", str(tmp_path / "x.onnx")]) == 2
+    assert "the model has no class 'hand'" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
+    # a model that records the person model beside it; one that names a file not beside it fails before exporting
+    with pytest.raises(ConfigError, match="person-n.onnx is not beside"):
+        export_onnx(coco_weights, tmp_path / "elsewhere" / "m.onnx", persons="person-n.onnx")
+    m = tmp_path / "m.onnx"
+    export_onnx(coco_weights, m, parity_images=2, conf=0.5, conf_low=0.25, persons="person-n.onnx", person_conf=0.6)
+    meta = read_file_metadata(m)
+    assert (meta.persons, meta.person_conf) == ("person-n.onnx", 0.6)
+    anchored = load_predictor(m)
+    assert anchored.persons.weights == people and anchored.persons.conf == 0.6

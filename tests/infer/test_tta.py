@@ -141,10 +141,13 @@ def test_batched_flip_predictions_equal_one_at_a_time(hand_photos):
 
 
 def _looks(predictor):
-    """What runs the looks of a predictor: beneath its two-level cut-off (`infer.two_level`), if it has one."""
+    """What runs the looks of a predictor: beneath its two-level cut-off (`infer.two_level`) and person anchor
+    (`infer.person_anchor`), where it has them."""
+    from handdet.infer.person_anchor import PersonAnchor
     from handdet.infer.two_level import TwoLevelPredictor
 
-    return predictor.predictor if isinstance(predictor, TwoLevelPredictor) else predictor
+    predictor = predictor.predictor if isinstance(predictor, TwoLevelPredictor) else predictor
+    return predictor.predictor if isinstance(predictor, PersonAnchor) else predictor
 
 
 def test_the_model_records_whether_predict_runs_it_with_flips(tmp_path):

@@ -109,9 +109,13 @@ def test_tiles_go_beneath_the_cut_off_so_it_judges_the_merged_frame(scenes):
     from handdet.infer.tile import TiledPredictor
 
     two = load_predictor(SHIPPED_PT, settings=PredictorSettings(conf=CONF, conf_low=LOW))
+    from handdet.infer.person_anchor import PersonAnchor
+
     tiled = inside(two, lambda p: TiledPredictor(p))
-    assert isinstance(tiled, TwoLevelPredictor) and isinstance(tiled.predictor, TiledPredictor)
-    assert tiled.predictor.predictor is two.predictor and tiled.tile == two.imgsz  # tile attributes reach through
+    # the person anchor (the shipped model records one) stays above the tiles: it looks at the whole frame
+    assert isinstance(tiled, TwoLevelPredictor) and isinstance(tiled.predictor, PersonAnchor)
+    assert isinstance(tiled.predictor.predictor, TiledPredictor)
+    assert tiled.predictor.predictor.predictor is two.predictor.predictor and tiled.tile == two.imgsz  # reach through
     frame = cv2.resize(scenes[0], (960, 720))
     merged = tiled.predictor(frame)
     np.testing.assert_array_equal(tiled(frame).xyxy, keep_confident(merged, CONF, LOW).xyxy)

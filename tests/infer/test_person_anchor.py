@@ -1,0 +1,162 @@
+"""People vouching for faint hands (`handdet/infer/person_anchor.py`) with the shipped hand model and the shipped
+person model on real photos: gloves-ppe scenes whose best hand scores between the two levels, and hand-free
+photos the hand model scores between them with no one in them."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from handdet.core.detections import keep_confident
+from handdet.core.errors import WeightsError
+from handdet.core.paths import SHIPPED_ONNX
+from handdet.infer.person_anchor import PersonAnchor
+from handdet.infer.predictor import PredictorSettings, load_predictor
+from handdet.infer.two_level import TwoLevelPredictor, inside
+
+PERSONS = SHIPPED_ONNX.parent / "person-n.onnx"
+CONF, LOW = 0.36, 0.2
+# gloves-ppe scenes where the shipped model's best hand scores between LOW and CONF, on a person
+SCENES = ("33_JPG.rf.9bf1d876c0882c39fa669d87afcd7b34", "567_jpg.rf.bf19723b2b16611b48dc218f41781f39",
+          "IMG-20231021-WA0021_jpg.rf.e4dbaab09c612f368db54df034f0f6c7",
+          "video_BC5_image_388_png_jpg.rf.ccfd492a589ceffd5282fbd13b8bc104")
+# hand-free photos the shipped model scores between LOW and CONF, with no one in them
+OBJECTS = ("in_n02823750_beer_glass", "in_n04133789_sandal", "in_n04254680_soccer_ball", "in_n04277352_spindle")
+
+needs_models = pytest.mark.skipif(not (SHIPPED_ONNX.is_file() and PERSONS.is_file()),
+                                  reason="weights/handdet-n.onnx or weights/person-n.onnx not built yet")
+
+
+def _photos(shared_dir, folder: str, stems) -> list[np.ndarray]:
+    paths = [shared_dir / "data" / folder / f"{s}.jpg" for s in stems]
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"{shared_dir / 'data' / folder} lacks the chosen photos")
+    return [cv2.imread(str(p)) for p in paths]
+
+
+class Counting:
+    """A predictor that counts the images it is asked about."""
+
+    def __init__(self, predictor):
+        self.predictor, self.calls = predictor, 0
+
+    def __getattr__(self, name):
+        return getattr(self.predictor, name)
+
+    def __call__(self, image):
+        self.calls += 1
+        return self.predictor(image)
+
+
+@pytest.fixture(scope="module")
+def scenes(shared_dir):
+    return _photos(shared_dir, "gloves-ppe/images", SCENES)
+
+
+@pytest.fixture(scope="module")
+def objects(shared_dir):
+    return _photos(shared_dir, "hand-free/imagenet-sample", OBJECTS)
+
+
+@needs_models
+def test_the_shipped_model_records_its_person_model():
+    p = load_predictor(SHIPPED_ONNX)
+    assert isinstance(p, TwoLevelPredictor) and isinstance(p.predictor, PersonAnchor)
+    assert p.predictor.levels == (CONF, LOW) and p.persons.names == {0: "person"} and p.persons.conf == 0.5
+    assert p.conf == CONF and p.predictor.predictor.conf == LOW
+    none = load_predictor(SHIPPED_ONNX, settings=PredictorSettings(persons="none"))
+    assert isinstance(none, TwoLevelPredictor) and not isinstance(none.predictor, PersonAnchor)
+    one = load_predictor(SHIPPED_ONNX, settings=PredictorSettings(conf=CONF))
+    assert not isinstance(one, (TwoLevelPredictor, PersonAnchor)), "one cut-off: people could change nothing"
+
+
+@needs_models
+def test_faint_hands_on_people_are_kept(scenes):
+    """Each scene's best hand lies between the levels: alone, the hand model keeps nothing; with people, it keeps
+    exactly its boxes above LOW whose centres lie on a person, and at least one of them is a labelled hand."""
+    from handdet.core.boxes import centres_inside
+
+    anchored = load_predictor(SHIPPED_ONNX)
+    alone = load_predictor(SHIPPED_ONNX, settings=PredictorSettings(persons="none"))
+    low = load_predictor(SHIPPED_ONNX, settings=PredictorSettings(conf=LOW, persons="none"))
+    people = anchored.persons
+    for image in scenes:
+        every = low(image)
+        assert len(every) and every.confidence.max() < CONF, "the best hand lies between the two levels"
+        assert len(alone(image)) == 0
+        got = anchored(image)
+        on_people = every[centres_inside(every.xyxy, people(image).xyxy, 0.1)]
+        assert len(got) >= 1 and got.anchored.all()
+        np.testing.assert_allclose(np.sort(got.confidence), np.sort(on_people.confidence), atol=1e-6)
+    batch = anchored.predict_batch(scenes)
+    assert [len(b) for b in batch] == [len(anchored(im)) for im in scenes]
+
+
+@needs_models
+def test_people_looked_for_only_where_they_can_change_the_result(scenes, objects, shared_dir):
+    """The person model runs on an image only when its best box lies between the levels: never on a photo with a
+    sure hand, never on one whose boxes all score below the lower level; hand-free photos with no one in them
+    keep nothing, as the hand model alone keeps."""
+    p = load_predictor(SHIPPED_ONNX)
+    anchor = p.predictor
+    anchor.persons = Counting(anchor.persons)
+    sure = _photos(shared_dir, "gloves-ppe/images", ["19_JPG.rf.8c148daedac2f44ea8185758ce792a6e"])[0]
+    blank = np.full((240, 320, 3), 127, np.uint8)
+    assert (p(sure).confidence > CONF).any() and len(p(blank)) == 0
+    assert anchor.persons.calls == 0
+    for image in objects:
+        assert len(p(image)) == 0
+    assert anchor.persons.calls == len(objects), "each object photo is between the levels, so it was looked at"
+    before = anchor.persons.calls
+    p.predict_batch([*scenes, sure])
+    assert anchor.persons.calls - before == len(scenes)
+
+
+@needs_models
+def test_scoring_marks_every_image_and_keeps_what_predict_keeps(scenes, objects):
+    """`mark_persons` (how `handdet eval` predicts at conf 0.001) looks for people in every image with a box; the
+    boxes `keep_confident` then keeps at the model's levels are those `handdet predict` keeps."""
+    scoring = load_predictor(SHIPPED_ONNX, settings=PredictorSettings(conf=0.001, mark_persons=True))
+    assert isinstance(scoring, PersonAnchor) and scoring.levels is None
+    predict = load_predictor(SHIPPED_ONNX)
+    for image in [*scenes, *objects]:
+        kept = keep_confident(scoring(image), CONF, LOW)
+        np.testing.assert_allclose(np.sort(kept.confidence), np.sort(predict(image).confidence), atol=1e-5)
+
+
+@needs_models
+def test_zidanes_faint_hand_is_kept_on_him(zidane):
+    """Ultralytics' own sample photo: the hand model alone scores the raised hand 0.21 and keeps nothing; the
+    person it lies on keeps it."""
+    image = cv2.imread(str(zidane))
+    assert len(load_predictor(SHIPPED_ONNX, settings=PredictorSettings(persons="none"))(image)) == 0
+    got = load_predictor(SHIPPED_ONNX)(image)
+    assert len(got) == 1 and got.anchored.all() and LOW < got.confidence[0] < CONF
+
+
+@needs_models
+def test_tiles_go_beneath_the_anchor():
+    p = load_predictor(SHIPPED_ONNX)
+    wrapped = inside(p, lambda q: ("tiled", q))
+    assert isinstance(wrapped, TwoLevelPredictor) and isinstance(wrapped.predictor, PersonAnchor)
+    assert wrapped.predictor.predictor == ("tiled", p.predictor.predictor), "people are found in the whole frame"
+
+
+@needs_models
+def test_a_model_copied_alone_warns_and_runs_without_people(tmp_path):
+    from handdet.infer.predictor import PersonModelMissing
+
+    alone = tmp_path / "handdet-n.onnx"
+    shutil.copy2(SHIPPED_ONNX, alone)
+    with pytest.warns(PersonModelMissing) as w:
+        p = load_predictor(alone)
+    msg = str(w[0].message)
+    assert "person-n.onnx" in msg and "--persons none" in msg and str(tmp_path) in msg and "\n" not in msg
+    assert isinstance(p, TwoLevelPredictor) and not isinstance(p.predictor, PersonAnchor)
+    assert isinstance(load_predictor(alone, settings=PredictorSettings(persons=str(PERSONS))).predictor,
+                      PersonAnchor), "or named where it is"
+    with pytest.raises(WeightsError, match="nowhere.onnx: person model not found"):
+        load_predictor(alone, settings=PredictorSettings(persons=str(tmp_path / "nowhere.onnx")))
