@@ -351,7 +351,8 @@ def compare_by_source(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
     landmarks = hand_landmarks(mp["images"])
     default = load_predictor(weights)
     conf, low = float(default.conf), getattr(default, "conf_low", None)
-    every = load_predictor(weights, settings=PredictorSettings(conf=EVAL_CONF))
+    # every box, people looked for in each photo, so the kept boxes are those `handdet predict` keeps
+    every = load_predictor(weights, settings=PredictorSettings(conf=EVAL_CONF, mark_persons=True))
     log(f"bench: handdet {Path(weights).name} on the same {len(images)} photos ...")
     preds = [d for t in truths for d in predict_split(every, t, progress=False)]
 

@@ -287,3 +287,48 @@ def bench_tiling(
         out[f"{name}_detections"] = dets[name]
         out[f"{name}_ms_per_photo"] = secs[name] / len(images) * 1e3
     return out
+
+
+def bench_person_anchor(onnx_path: str | os.PathLike | None = None, frame_path: str | os.PathLike | None = None,
+                        size: tuple[int, int] = (640, 480), repeats: int = 20, rounds: int = 3) -> dict | None:
+    """What the person model (`infer.person_anchor`) costs on a frame it runs on: one whose best hand box lies
+    between the two cut-offs (default Ultralytics' zidane.jpg at webcam size: the pointing hand scores 0.2-0.36),
+    timed against the hand model alone on the same frame, alternating. None when the model records no person
+    model or two-level cut-off.
+
+    Returns:
+        `model`, `persons` (file names), `frame`, `anchored_ms` and `alone_ms` (medians, best round),
+        `ratio` (anchored / alone), `kept` and `kept_alone` (boxes each keeps), `ran_persons` (whether the
+        frame needs the person model).
+    """
+    import importlib.util
+
+    import cv2
+
+    from handdet.infer.loop import default_weights
+    from handdet.infer.person_anchor import PersonAnchor
+    from handdet.infer.predictor import PredictorSettings, load_predictor
+
+    onnx = Path(onnx_path) if onnx_path else default_weights("onnx", "cpu")
+    anchored = load_predictor(onnx, backend="onnx")
+    anchor = getattr(anchored, "predictor", None)
+    if not isinstance(anchor, PersonAnchor):
+        return None
+    alone = load_predictor(onnx, backend="onnx", settings=PredictorSettings(persons="none"))
+    if frame_path is None:
+        spec = importlib.util.find_spec("ultralytics")
+        frame_path = Path(spec.origin).parent / "assets" / "zidane.jpg"  # type: ignore[union-attr, arg-type]
+    frame = cv2.imread(str(frame_path))
+    if frame is None:
+        raise ValueError(f"{frame_path}: cannot read the frame")
+    frame = cv2.resize(frame, size)
+    for fn in (anchored, alone):  # warm-up
+        fn(frame)
+    anchored_ms = alone_ms = float("inf")
+    for _ in range(rounds):
+        alone_ms = min(alone_ms, _best_ms(alone, frame, repeats))
+        anchored_ms = min(anchored_ms, _best_ms(anchored, frame, repeats))
+    return {"model": onnx.name, "persons": Path(anchor.persons.weights).name, "frame": Path(frame_path).name,
+            "frame_wh": size, "anchored_ms": anchored_ms, "alone_ms": alone_ms, "ratio": anchored_ms / alone_ms,
+            "kept": len(anchored(frame)), "kept_alone": len(alone(frame)),
+            "ran_persons": anchor.needs_persons(anchor.predictor(frame))}

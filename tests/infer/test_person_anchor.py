@@ -160,3 +160,19 @@ def test_a_model_copied_alone_warns_and_runs_without_people(tmp_path):
                       PersonAnchor), "or named where it is"
     with pytest.raises(WeightsError, match="nowhere.onnx: person model not found"):
         load_predictor(alone, settings=PredictorSettings(persons=str(tmp_path / "nowhere.onnx")))
+
+
+@needs_models
+def test_bench_times_the_person_model_where_it_runs(tmp_path):
+    """`make bench`'s row: on Zidane's frame the person model runs and keeps the hand the model alone drops, at a
+    cost measured against the hand model alone; a model that records no person model has no row."""
+    from handdet.infer.bench import bench_person_anchor
+
+    r = bench_person_anchor(SHIPPED_ONNX, repeats=2, rounds=1)
+    assert r["ran_persons"] and r["persons"] == "person-n.onnx" and r["frame_wh"] == (640, 480)
+    assert r["kept"] > r["kept_alone"] == 0
+    assert r["anchored_ms"] > 0 and r["alone_ms"] > 0 and r["ratio"] == r["anchored_ms"] / r["alone_ms"]
+    alone = tmp_path / "handdet-n.onnx"
+    shutil.copy2(SHIPPED_ONNX, alone)
+    with pytest.warns(UserWarning):
+        assert bench_person_anchor(alone, repeats=1, rounds=1) is None
