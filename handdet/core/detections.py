@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from handdet.core.boxes import box_iou
+
 
 def _as(a, dtype, shape_tail=()) -> np.ndarray:
     arr = np.asarray(a, dtype=dtype)
@@ -108,27 +110,51 @@ def two_level_active(conf: float, low: float | None) -> bool:
     return low is not None and low < conf
 
 
-def confident_mask(scores: np.ndarray, image: np.ndarray, n_images: int, conf: float,
-                   low: float | None = None, anchored: np.ndarray | None = None) -> np.ndarray:
-    """Which boxes a predictor set to `conf` (and `low`) keeps, of boxes from `n_images` images made at a lower
-    cut-off (`image`: each box's image index).
+DUPLICATE_IOU = 0.5  # (float) a box kept only by the lower level that overlaps a higher kept box this much is
+# that hand again: NMS at Ultralytics' IoU 0.7 leaves faint twins of a hand, which the lower level would keep
+
+
+def confident_mask(det: Detections, image: np.ndarray, n_images: int, conf: float,
+                   low: float | None = None) -> np.ndarray:
+    """Which of `det`'s boxes, from `n_images` images made at a lower cut-off (`image`: each box's image index), a
+    predictor set to `conf` (and `low`) keeps.
 
     Every box scoring above `conf`; and, in an image where one does, its other boxes scoring above `low`: a
     two-level (hysteresis) cut-off. A faint box beside a confident hand is far more often a hand than the same
     score alone, since hands come in pairs and groups, so a hand-free photo keeps exactly the boxes of one
     cut-off at `conf` unless something in it reaches `conf`. `anchored` boxes (`Detections.anchored`: on a
-    confident person) are kept above `low` in any image. `low` None or at least `conf`: one cut-off. Scores
-    compare as in `predictor_cutoff`.
+    confident person) are kept above `low` in any image. A box kept only by the lower level that overlaps a
+    higher kept box of its image by `DUPLICATE_IOU` or more is dropped as a twin of that hand. `low` None or at
+    least `conf`: one cut-off. Scores compare as in `predictor_cutoff`.
     """
+    scores = det.confidence
     kept = scores >= predictor_cutoff(conf)
     if two_level_active(conf, low):
         fires = np.bincount(image[kept], minlength=n_images) > 0
-        vouched = fires[image] if anchored is None else fires[image] | anchored
-        kept |= vouched & (scores >= predictor_cutoff(low))
+        extra = (fires[image] | det.anchored) & (scores >= predictor_cutoff(low)) & ~kept
+        if extra.any():
+            extra &= ~_twins(det, image, kept, extra)
+        kept |= extra
     return kept
+
+
+def _twins(det: Detections, image: np.ndarray, kept: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """Which `extra` boxes overlap a higher-scoring box of their image that stays kept by `DUPLICATE_IOU` or more,
+    judged in descending score order (a dropped twin vouches for no other)."""
+    twin = np.zeros(len(det), bool)
+    for img in np.unique(image[extra]):
+        idx = np.flatnonzero((image == img) & (kept | extra))
+        idx = idx[np.argsort(-det.confidence[idx], kind="stable")]
+        iou = box_iou(det.xyxy[idx], det.xyxy[idx])
+        stays = np.ones(len(idx), bool)
+        for j in range(1, len(idx)):
+            if extra[idx[j]] and (iou[j, :j][stays[:j]] >= DUPLICATE_IOU).any():
+                stays[j] = False
+        twin[idx[~stays]] = True
+    return twin
 
 
 def keep_confident(det: Detections, conf: float, low: float | None = None) -> Detections:
     """The boxes of one image's `det` (made at a lower cut-off) that a predictor set to `conf` and `low` keeps
     (`confident_mask`), its anchored boxes included."""
-    return det[confident_mask(det.confidence, np.zeros(len(det), np.int64), 1, conf, low, det.anchored)]
+    return det[confident_mask(det, np.zeros(len(det), np.int64), 1, conf, low)]

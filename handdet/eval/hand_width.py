@@ -165,8 +165,7 @@ def score_hand_widths(
     n_gt = np.stack([np.bincount(mt.gt.class_id[~mt.gt_ignored[:, a]], minlength=n_cls)
                      for a in range(len(ranges))]).reshape(len(ranges), n_cls)  # (A, C)
     ap = ap_by_range(cls, outcome, n_gt, ap_method)  # (C, A, T)
-    kept = confident_mask(mt.pred.confidence.astype(np.float64), mt.pred_image, n, conf_threshold, conf_low,
-                          mt.pred.anchored)
+    kept = confident_mask(mt.pred, mt.pred_image, n, conf_threshold, conf_low)
     rows = []
     for a, (low, high) in enumerate(ranges):
         has = n_gt[a] > 0

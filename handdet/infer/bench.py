@@ -173,6 +173,22 @@ class _OneAtATime:
         return self.predictor(image_bgr)
 
 
+def _frame(frame_path: str | os.PathLike | None) -> tuple[Path, np.ndarray]:
+    """(path, BGR image) of a frame to time: `frame_path`, default Ultralytics' zidane.jpg (1280x720, two people,
+    a pointing hand)."""
+    import importlib.util
+
+    import cv2
+
+    if frame_path is None:
+        spec = importlib.util.find_spec("ultralytics")
+        frame_path = Path(spec.origin).parent / "assets" / "zidane.jpg"  # type: ignore[union-attr, arg-type]
+    frame = cv2.imread(str(frame_path))
+    if frame is None:
+        raise ValueError(f"{frame_path}: cannot read the frame")
+    return Path(frame_path), frame
+
+
 def _best_ms(fn, image: np.ndarray, repeats: int) -> float:
     """Median milliseconds of `repeats` calls (the median of one burst shrugs off a single stall)."""
     times = []
@@ -213,7 +229,6 @@ def bench_tiling(
         photos, `photos`, `hands`, `{untiled,tiled}_recall` (IoU 0.5, at the model's confidence),
         `{untiled,tiled}_precision`, `{untiled,tiled}_detections`, `{untiled,tiled}_ms_per_photo`.
     """
-    import importlib.util
 
     import cv2
 
@@ -230,12 +245,7 @@ def bench_tiling(
     overlap = DEFAULT_OVERLAP if overlap is None else overlap
     tiled = inside(pred, lambda p: TiledPredictor(p, overlap))
     looped = inside(pred, lambda p: TiledPredictor(_OneAtATime(p), overlap))
-    if frame_path is None:
-        spec = importlib.util.find_spec("ultralytics")
-        frame_path = Path(spec.origin).parent / "assets" / "zidane.jpg"  # type: ignore[union-attr, arg-type]
-    frame = cv2.imread(str(frame_path))
-    if frame is None:
-        raise ValueError(f"{frame_path}: cannot read the frame")
+    frame_path, frame = _frame(frame_path)
     for fn in (pred, tiled):  # warm-up
         fn(frame)
     untiled_ms = tiled_ms = looped_ms = float("inf")
@@ -301,7 +311,6 @@ def bench_person_anchor(onnx_path: str | os.PathLike | None = None, frame_path: 
         `ratio` (anchored / alone), `kept` and `kept_alone` (boxes each keeps), `ran_persons` (whether the
         frame needs the person model).
     """
-    import importlib.util
 
     import cv2
 
@@ -315,12 +324,7 @@ def bench_person_anchor(onnx_path: str | os.PathLike | None = None, frame_path: 
     if not isinstance(anchor, PersonAnchor):
         return None
     alone = load_predictor(onnx, backend="onnx", settings=PredictorSettings(persons="none"))
-    if frame_path is None:
-        spec = importlib.util.find_spec("ultralytics")
-        frame_path = Path(spec.origin).parent / "assets" / "zidane.jpg"  # type: ignore[union-attr, arg-type]
-    frame = cv2.imread(str(frame_path))
-    if frame is None:
-        raise ValueError(f"{frame_path}: cannot read the frame")
+    frame_path, frame = _frame(frame_path)
     frame = cv2.resize(frame, size)
     for fn in (anchored, alone):  # warm-up
         fn(frame)

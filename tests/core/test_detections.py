@@ -83,10 +83,11 @@ def test_keep_confident_is_the_predictors_cut(scores, conf, kept):
 def test_confident_mask_judges_each_image_apart():
     from handdet.core.detections import confident_mask
 
-    scores = np.float32([0.9, 0.3, 0.3, 0.1])
+    apart = [[0, 0, 10, 10], [50, 50, 60, 60], [0, 0, 10, 10], [50, 50, 60, 60]]
+    d = Detections(apart, np.float32([0.9, 0.3, 0.3, 0.1]))
     image = np.array([0, 0, 1, 1])  # image 0 has a sure box, image 1 only faint ones
-    assert confident_mask(scores, image, 2, 0.5, 0.2).tolist() == [True, True, False, False]
-    assert confident_mask(scores, image, 2, 0.5).tolist() == [True, False, False, False]
+    assert confident_mask(d, image, 2, 0.5, 0.2).tolist() == [True, True, False, False]
+    assert confident_mask(d, image, 2, 0.5).tolist() == [True, False, False, False]
 
 
 def test_anchored_boxes_are_kept_above_the_low_level_alone():
@@ -103,5 +104,25 @@ def test_anchored_boxes_are_kept_above_the_low_level_alone():
     assert Detections([[0, 0, 1, 1]]).anchored.tolist() == [False]
     with pytest.raises(ValueError, match="anchored 2"):
         Detections([[0, 0, 1, 1]], anchored=[True, False])
-    scores, image = np.float32([0.3, 0.3]), np.array([0, 1])
-    assert confident_mask(scores, image, 2, 0.5, 0.2, np.array([False, True])).tolist() == [False, True]
+    two = Detections([[0, 0, 1, 1], [0, 0, 1, 1]], [0.3, 0.3], anchored=[False, True])
+    assert confident_mask(two, np.array([0, 1]), 2, 0.5, 0.2).tolist() == [False, True]
+
+
+def test_the_lower_level_drops_twins_of_a_kept_hand():
+    """A box kept only by the lower level that overlaps a higher kept box by IoU 0.5 or more is that hand again
+    (NMS at 0.7 lets such twins through); boxes above `conf` are never dropped, and a dropped twin vouches for no
+    other box."""
+    from handdet.core.detections import DUPLICATE_IOU, keep_confident
+
+    assert DUPLICATE_IOU == 0.5
+    hand = [0, 0, 100, 100]
+    twin = [0, 0, 100, 150]  # IoU 0.67 with the hand
+    near = [0, 0, 100, 190]  # IoU 0.53 with the hand, 0.79 with the twin
+    other = [300, 0, 400, 100]  # another hand
+    loose = [0, 0, 100, 250]  # IoU 0.40 with the hand: kept
+    d = Detections([hand, twin, near, other, loose], [0.9, 0.3, 0.25, 0.22, 0.21])
+    assert keep_confident(d, 0.5, 0.2).confidence.tolist() == pytest.approx([0.9, 0.22, 0.21])
+    sure = Detections([hand, twin], [0.9, 0.6])  # both above conf: NMS's business, not the cut-off's
+    assert len(keep_confident(sure, 0.5, 0.2)) == 2
+    chain = Detections([hand, twin, near], [0.3, 0.25, 0.21], anchored=[True, True, True])  # no sure box
+    assert keep_confident(chain, 0.5, 0.2).confidence.tolist() == pytest.approx([0.3]), "twins of an anchored box"
