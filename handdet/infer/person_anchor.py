@@ -25,12 +25,13 @@ import numpy as np
 
 from handdet.core.boxes import centres_inside
 from handdet.core.detections import Detections, predictor_cutoff
+from handdet.infer.wrapping import Wrapping
 
 PAD = 0.1  # (float) a person's box grown by this share of its width and height: a hand held out at arm's end
 DEFAULT_PERSON_CONF = 0.5  # (float) a person this sure vouches for the faint hands on it
 
 
-class PersonAnchor:
+class PersonAnchor(Wrapping):
     """Wrap a hand predictor: mark its boxes that lie on a person `persons` finds (`Detections.anchored`).
 
     Attributes:
@@ -43,11 +44,6 @@ class PersonAnchor:
 
     def __init__(self, predictor, persons, levels: tuple[float, float] | None = None, pad: float = PAD):
         self.predictor, self.persons, self.levels, self.pad = predictor, persons, levels, float(pad)
-
-    def __getattr__(self, name: str):
-        if name == "predictor":  # not set yet (copy, pickle): no recursion
-            raise AttributeError(name)
-        return getattr(self.predictor, name)
 
     def needs_persons(self, det: Detections) -> bool:
         """Whether people can change what `det`'s image keeps."""

@@ -15,9 +15,10 @@ from collections.abc import Callable
 import numpy as np
 
 from handdet.core.detections import Detections, keep_confident
+from handdet.infer.wrapping import Wrapping
 
 
-class TwoLevelPredictor:
+class TwoLevelPredictor(Wrapping):
     """Wrap a predictor that keeps boxes above `conf_low`: per image, keep them all where one scores above
     `conf`, else none of them below `conf`. Anything else (names, imgsz, weights, backend, tta, ...) is the
     wrapped predictor's.
@@ -30,11 +31,6 @@ class TwoLevelPredictor:
 
     def __init__(self, predictor, conf: float, conf_low: float):
         self.predictor, self.conf, self.conf_low = predictor, float(conf), float(conf_low)
-
-    def __getattr__(self, name: str):
-        if name == "predictor":  # not set yet (copy, pickle): no recursion
-            raise AttributeError(name)
-        return getattr(self.predictor, name)
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         return keep_confident(self.predictor(image_bgr), self.conf, self.conf_low)
