@@ -12,7 +12,7 @@ import sys
 import typer
 
 from handdet import __version__
-from handdet.core.errors import HanddetError
+from handdet.core.errors import HanddetError, HanddetWarning
 
 app = typer.Typer(
     name="handdet",
@@ -51,11 +51,27 @@ def _register() -> None:
     )
 
 
+def _one_line_warnings(show):
+    """`warnings.showwarning` that prints handdet's own warnings as one line (`handdet: warning: ...`)."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, HanddetWarning):
+            print(f"handdet: warning: {message}", file=file or sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    """Run the CLI; user errors become one line on stderr and exit code 2, handdet's warnings one line too."""
+    import warnings
+
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            app(args=argv, standalone_mode=False)
     except HanddetError as e:
         print(f"handdet: error: {e}", file=sys.stderr)
         return 2

@@ -5,6 +5,10 @@ class HanddetError(Exception):
     """A problem with the user's input or environment, stated in one line that names the file."""
 
 
+class HanddetWarning(UserWarning):
+    """Something a user should know that does not stop the command; the CLI prints it as one line."""
+
+
 class ConfigError(HanddetError):
     """A config file or override has an unknown key, a wrong type or a bad value."""
 

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from handdet.core.detections import Detections, two_level_active
-from handdet.core.errors import ConfigError, WeightsError, check_fractions, one_line
+from handdet.core.errors import ConfigError, HanddetWarning, WeightsError, check_fractions, one_line
 
 DEFAULT_CONF = 0.5  # (float) confidence of a model that records none; `handdet export --conf` records the one
 # `handdet choose-conf` measured (the shipped model's: weights/README.md)
@@ -181,7 +181,7 @@ def person_model(option: str | None, weights: str | os.PathLike, meta) -> Path |
     return path
 
 
-class PersonModelMissing(UserWarning):
+class PersonModelMissing(HanddetWarning):
     """A model records a person model that is not beside it, so it runs without one."""
 
 

@@ -163,6 +163,17 @@ def test_a_model_copied_alone_warns_and_runs_without_people(tmp_path):
 
 
 @needs_models
+def test_the_cli_warns_in_one_line(tmp_path, zidane, capsys):
+    from handdet.cli import main
+
+    alone = tmp_path / "handdet-n.onnx"
+    shutil.copy2(SHIPPED_ONNX, alone)
+    assert main(["predict", str(alone), str(zidane)]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith("handdet: warning: ") and "person-n.onnx" in err[0], err
+
+
+@needs_models
 def test_bench_times_the_person_model_where_it_runs(tmp_path):
     """`make bench`'s row: on Zidane's frame the person model runs and keeps the hand the model alone drops, at a
     cost measured against the hand model alone; a model that records no person model has no row."""
