@@ -64,14 +64,13 @@ class Context:
             self.onnx[(imgsz, "int8-report")] = res.int8
         return self.onnx[(imgsz, "fp32")], self.onnx[(imgsz, "int8")]
 
-
     def _persons(self) -> str:
-        """The person model the `.pt`'s own export records, copied into `work`; "none" when it records none."""
-        from handdet.infer.predictor import recorded_metadata
+        """The person model the `.pt`'s own export records (`infer.predictor.person_model`), copied into `work`;
+        "none" when it records none."""
+        from handdet.infer.predictor import person_model, recorded_metadata
 
-        meta = recorded_metadata(self.pt)
-        src = None if meta is None or meta.persons is None else self.pt.parent / meta.persons
-        if src is None or not src.is_file():
+        src = person_model(None, self.pt, recorded_metadata(self.pt))
+        if src is None:
             return "none"
         if not (self.work / src.name).is_file():
             shutil.copy2(src, self.work / src.name)

@@ -252,11 +252,11 @@ def export_onnx(
     conf_low = pick_conf_low(conf_low, conf, default_conf_low(src))  # a re-export keeps the cut-offs chosen
     conf = default_conf(src) if conf is None else conf  # for this .pt
     conf_low = conf_low if two_level_active(conf, conf_low) else None
-    persons, person_conf = _person_record(src, out if out else src.with_suffix(".onnx"), persons, person_conf)
     tta_mode = "flip" if (default_tta(src) if tta is None else tta) else "none"  # and its test-time augmentation
     out = Path(out) if out else src.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":
         raise ConfigError(f"{out}: the output must end in .onnx")
+    persons, person_conf = _person_record(src, out, persons, person_conf)  # and its person model
     out.parent.mkdir(parents=True, exist_ok=True)
     int8_out = out.with_name(f"{out.stem}-int8.onnx")
     report_out = out.with_name(f"{out.stem}.parity.json")

@@ -311,7 +311,6 @@ def bench_person_anchor(onnx_path: str | os.PathLike | None = None, frame_path: 
         `ratio` (anchored / alone), `kept` and `kept_alone` (boxes each keeps), `ran_persons` (whether the
         frame needs the person model).
     """
-
     import cv2
 
     from handdet.infer.loop import default_weights
