@@ -3,6 +3,7 @@
     handdet eval runs/train/weights/best.pt data/hands/data.yaml --split val --out build/eval/best
     handdet eval a.pt b.onnx data/hands/data.yaml                # side-by-side table
     handdet eval --predictions preds.json data/hands/data.yaml   # any detector's output
+    handdet eval weights/handdet-n.onnx data/hands/data.yaml --tile  # as `handdet predict --tile` runs it
 
 A dataset with a manifest.csv (`handdet prepare`) is also scored source by source; the table is printed
 before the summary line, followed (for weights) by AP and recall by hand width at the network input.
@@ -17,6 +18,7 @@ from pathlib import Path
 import typer
 
 from handdet.cli import app
+from handdet.cli.infer_cmds import OVERLAP_HELP, TILE_HELP
 
 PERSONS_HELP = ("Person model whose confident people vouch for faint hands on them, kept above the lower cut-off "
                 "(a path, or none); default: what the model records, as `handdet predict` runs it.")
@@ -47,15 +49,22 @@ def eval_cmd(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or a GPU index."),
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
     persons: str = typer.Option(None, "--persons", help=PERSONS_HELP),
+    tile: bool = typer.Option(False, "--tile", help=TILE_HELP + " Boxes are then made at the lowest cut-off "
+                              "scored (as `handdet predict --tile` keeps them), so AP counts those only."),
+    tile_overlap: float = typer.Option(None, "--tile-overlap", help=OVERLAP_HELP),
 ) -> None:
     """Evaluate detection weights on a split: AP, P/R/F1, ROC, confusion matrix, plots, error gallery."""
     from handdet.core.errors import ConfigError, check_fractions
     from handdet.core.paths import build_dir, resolve_weights
     from handdet.eval import run
     from handdet.eval.report import comparison_table, summary_line
+    from handdet.infer.tile import tile_option
 
     check_fractions({"--conf-threshold": conf_threshold, "--conf": conf, "--conf-low": conf_low})
+    overlap = tile_option(tile, tile_overlap)
     if predictions is not None:
+        if overlap is not None:
+            raise ConfigError("--tile applies to weights; a predictions JSON is scored as it is")
         if len(paths) != 1:
             raise ConfigError("with --predictions give only DATA (the data.yaml), not weights")
         if imgsz is not None:
@@ -73,14 +82,14 @@ def eval_cmd(
     if len(weights) == 1:
         out = out or build_dir() / "eval" / weights[0].stem
         result = run.evaluate_weights(weights[0], data, split, out, imgsz, conf_threshold, device,
-                                      default_conf=conf, tta=tta, conf_low=conf_low, persons=persons)
+                                      default_conf=conf, tta=tta, conf_low=conf_low, persons=persons, tile=overlap)
         _echo_sources(result.by_source)
         _echo_widths(result.by_width)
         typer.echo(summary_line(result, out / "metrics.json", result.by_source))
         return
     out = out or build_dir() / "eval" / "compare"
     results = run.evaluate_many(weights, data, split, out, imgsz, conf_threshold, device, default_conf=conf, tta=tta,
-                                conf_low=conf_low, persons=persons)
+                                conf_low=conf_low, persons=persons, tile=overlap)
     for label, r in results.items():
         _echo_sources(r.by_source, label)
         _echo_widths(r.by_width, label)

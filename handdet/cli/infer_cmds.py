@@ -14,8 +14,9 @@ import typer
 from handdet.cli import app
 
 WEBCAM_IMGSZ = 320  # (int) image size of `handdet webcam` for .pt weights: real time on a laptop CPU
-TILE_HELP = ("Also run overlapping model-sized tiles of each frame and merge them with the full frame: "
-             "finds small hands in large frames, at many times the cost (16 runs for 1280x720 at 320 px).")
+TILE_HELP = ("Also run overlapping model-sized tiles of each frame and merge them with the full frame: finds small "
+             "hands in large frames, at many times the cost (up to 16 runs for 1280x720 at 320 px). With the person "
+             "model only the tiles on people run, and tiles add boxes on people only.")
 TTA_HELP = ("Also run each image mirrored and fuse the two looks' boxes (twice the work: better boxes, fewer false "
             "detections; with the shipped model use --conf 0.45). Default: what the model records (the shipped "
             "model: one look).")

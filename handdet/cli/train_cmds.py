@@ -128,15 +128,21 @@ def loso_cmd(
                                    "with a box above --conf, its other boxes above this count too."),
     persons: str = typer.Option(None, "--persons", help="Score with a person model whose confident people vouch for "
                                 "faint hands on them, kept above --conf-low (a path)."),
+    tile: bool = typer.Option(False, "--tile", help="Score each fold's photos tiled as handdet predict --tile tiles "
+                              "them (finished folds are re-scored, not retrained)."),
+    tile_overlap: float = typer.Option(None, "--tile-overlap", help="Fraction of a tile shared with its neighbour, "
+                                       "0 to 0.5 (default 0.2; needs --tile)."),
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
     from handdet.core.errors import check_fractions
     from handdet.core.paths import build_dir
+    from handdet.infer.tile import tile_option
     from handdet.train.average import parse_mix
     from handdet.train.config import load_train_config
     from handdet.train.loso import leave_one_source_out
 
     check_fractions({"--conf": conf, "--conf-low": conf_low})
+    overlap = tile_option(tile, tile_overlap)
     extra = [*(overrides or [])]
     extra += [f"epochs={epochs}"] if epochs is not None else []
     extra += [f"time={time}"] if time is not None else []
@@ -147,6 +153,6 @@ def loso_cmd(
                                   data_root=str(data_dir) if data_dir else None,
                                   weights_dir=str(weights_dir) if weights_dir else None, mediapipe=mediapipe,
                                   tta=tta, average_with=average_with, average_weights=parse_mix(average_weights),
-                                  conf=conf, conf_low=conf_low, persons=persons)
+                                  conf=conf, conf_low=conf_low, persons=persons, tile=overlap)
     typer.echo(result.table())
     typer.echo(result.summary_line(out / "loso.md"))

@@ -210,15 +210,22 @@ def write_outputs(
 
 
 def weights_predictor(weights: Path, truth: SplitTruth, imgsz: int | None, device: str, tta: bool | None = None,
-                      persons: str | None = None):
+                      persons: str | None = None, tile: float | None = None, tile_conf: float = EVAL_CONF):
     """A predictor of `weights` at the evaluation settings (conf 0.001; test-time augmentation and the person model
     that anchors faint hands as `handdet predict` runs the model unless `tta` and `persons` say, people looked
-    for in every image so that any cut-off can be scored), checked against the split's classes."""
+    for in every image so that any cut-off can be scored), checked against the split's classes.
+
+    With `tile` (an overlap), each photo is tiled as `handdet predict --tile` tiles it, the tiles' boxes made at
+    `tile_conf`, the lowest cut-off scored: the merge joins a hand's pieces to the whole boxes around them, and
+    boxes far below any cut-off would change which whole box a piece joins."""
     from handdet.infer.predictor import PredictorSettings, load_predictor
+    from handdet.infer.tile import tiled
 
     predictor = load_predictor(weights, settings=PredictorSettings(
-        imgsz=imgsz, conf=EVAL_CONF, iou=EVAL_IOU, max_det=EVAL_MAX_DET, device=device, tta=tta, persons=persons,
-        mark_persons=True))
+        imgsz=imgsz, conf=EVAL_CONF if tile is None else tile_conf, iou=EVAL_IOU, max_det=EVAL_MAX_DET,
+        device=device, tta=tta, persons=persons, mark_persons=True))
+    if tile is not None:
+        predictor = tiled(predictor, tile)
     extra = sorted(set(predictor.names) - set(truth.names))
     if extra:
         raise WeightsError(f"{weights}: the model has {len(predictor.names)} classes but {truth.yaml_path} lists "
@@ -235,22 +242,25 @@ def person_weights(predictor) -> str | None:
 def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_threshold: float | None,
                     default_conf: float | None, device: str, progress: bool,
                     tta: bool | None = None, conf_low: float | None = None,
-                    persons: str | None = None) -> tuple[Evaluator, SplitResult, dict]:
+                    persons: str | None = None, tile: float | None = None) -> tuple[Evaluator, SplitResult, dict]:
     from handdet.infer.predictor import default_conf as model_default_conf
     from handdet.infer.predictor import default_conf_low, pick_conf_low
 
-    predictor = weights_predictor(weights, truth, imgsz, device, tta, persons)
-    preds = predict_split(predictor, truth, progress)
-    ev, result = evaluate_split(preds, truth, conf_threshold)
     conf = model_default_conf(weights) if default_conf is None else default_conf
     low = pick_conf_low(conf_low, default_conf, default_conf_low(weights))  # as `handdet predict` keeps boxes
+    lowest = min(conf, low if low is not None else conf, conf_threshold if conf_threshold is not None else 1.0)
+    predictor = weights_predictor(weights, truth, imgsz, device, tta, persons, tile, lowest)
+    preds = predict_split(predictor, truth, progress)
+    ev, result = evaluate_split(preds, truth, conf_threshold)
     size = getattr(predictor, "imgsz", imgsz)  # the letterbox size the predictor scaled every image to
     by_source = score_split_sources(preds, truth, conf, size, low)
     by_width = None if size is None else score_split_widths(preds, truth, conf, size, by_source, low)
     meta = {"weights": str(weights), "data": str(truth.yaml_path), "split": truth.split,
             "imgsz": size, "predict_conf": EVAL_CONF, "predict_iou": EVAL_IOU,
             "predict_max_det": EVAL_MAX_DET, "device": device, "tta": getattr(predictor, "tta", "none"),
-            "persons": person_weights(predictor)}
+            "persons": person_weights(predictor), "tile_overlap": tile}
+    if tile is not None:
+        meta["predict_conf"] = lowest
     return ev, SplitResult.of(result, by_source, by_width), meta
 
 
@@ -267,6 +277,7 @@ def evaluate_weights(
     tta: bool | None = None,
     conf_low: float | None = None,
     persons: str | None = None,
+    tile: float | None = None,
 ) -> SplitResult:
     """Predict a split with `weights` (through `load_predictor`, conf 0.001, max 300 boxes) and evaluate it.
 
@@ -287,13 +298,15 @@ def evaluate_weights(
             record when `default_conf` is None too, else none.
         persons: the person model whose people vouch for faint hands (`infer.person_anchor`): a path, "none", or
             None for the model's record.
+        tile: tile each photo at this overlap as `handdet predict --tile` does (`infer.tile.tiled`), its boxes made
+            at the lowest cut-off scored, so that AP counts those only; None: not tiled.
 
     Raises:
         HanddetError: unusable weights or data, with one line naming the file.
     """
     truth = load_split(data_yaml, split)
     ev, result, meta = _weights_result(Path(weights), truth, imgsz, conf_threshold, default_conf, device, progress,
-                                       tta, conf_low, persons)
+                                       tta, conf_low, persons, tile)
     if out is not None:
         with atomic_dir(out) as tmp:
             write_outputs(tmp, ev, result, truth, meta, f"Evaluation of {Path(weights).name} on {split}",
@@ -314,6 +327,7 @@ def evaluate_many(
     tta: bool | None = None,
     conf_low: float | None = None,
     persons: str | None = None,
+    tile: float | None = None,
 ) -> dict[str, SplitResult]:
     """Evaluate several weights on the same split; with `out`, one sub-folder each plus comparison.md.
 
@@ -328,7 +342,7 @@ def evaluate_many(
     runs = {}
     for label, w in zip(labels, weights, strict=True):
         runs[label] = _weights_result(Path(w), truth, imgsz, conf_threshold, default_conf, device, progress, tta,
-                                      conf_low, persons)
+                                      conf_low, persons, tile)
         results[label] = runs[label][1]
     if out is not None:
         with atomic_dir(out) as tmp:

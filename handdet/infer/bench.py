@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,7 @@ def bench_tiling(
     overlap: float | None = None,
     repeats: int = 5,
     rounds: int = 2,
+    handfree_dirs: Sequence[str | os.PathLike] | None = None,
 ) -> dict:
     """What tiling (`--tile`) costs and what it finds: time per frame and recall, tiled against untiled.
 
@@ -222,12 +224,16 @@ def bench_tiling(
         repeats: timed calls per round (their median is kept).
         rounds: rounds, alternating untiled, tiled (one batch) and tiled (one run a tile); the best
             round of each is kept.
+        handfree_dirs: folders of hand-free photos, run at their own size; default the two that no training
+            uses, `<data>/hand-free/camvid-streets` (960x720 streets with people) and `zerodce-lowlight`.
 
     Returns:
-        A flat dict: `frame_wh`, `tiles` (per frame), `untiled_ms`, `tiled_ms` (tiles batched),
-        `tiled_one_at_a_time_ms`, `tiled_vs_untiled` (time ratio), `batch_speedup`; and, over the
-        photos, `photos`, `hands`, `{untiled,tiled}_recall` (IoU 0.5, at the model's confidence),
-        `{untiled,tiled}_precision`, `{untiled,tiled}_detections`, `{untiled,tiled}_ms_per_photo`.
+        A flat dict: `frame_wh`, `tiles` (those that run on the frame: with the person model, the ones on
+        people), `grid_tiles` (every tile of the frame), `untiled_ms`, `tiled_ms` (tiles batched),
+        `tiled_one_at_a_time_ms`, `tiled_vs_untiled` (time ratio), `batch_speedup`; over the photos,
+        `photos`, `hands`, `{untiled,tiled}_recall` (IoU 0.5, at the model's confidence),
+        `{untiled,tiled}_precision`, `{untiled,tiled}_detections`, `{untiled,tiled}_ms_per_photo`; and over
+        the hand-free photos, `handfree_photos` and `{untiled,tiled}_handfree_firing` (photos with a box).
     """
 
     import cv2
@@ -237,35 +243,46 @@ def bench_tiling(
     from handdet.eval.matching import match_image
     from handdet.infer.loop import default_weights
     from handdet.infer.predictor import load_predictor
-    from handdet.infer.tile import DEFAULT_OVERLAP, TiledPredictor
-    from handdet.infer.two_level import inside
+    from handdet.infer.tile import DEFAULT_OVERLAP, tiled
 
     onnx = Path(onnx_path) if onnx_path else default_weights("onnx", "cpu")
     pred = load_predictor(onnx, backend="onnx")  # as `handdet predict` runs it: the model's cut-offs
     overlap = DEFAULT_OVERLAP if overlap is None else overlap
-    tiled = inside(pred, lambda p: TiledPredictor(p, overlap))
-    looped = inside(pred, lambda p: TiledPredictor(_OneAtATime(p), overlap))
+    tiled_pred = tiled(pred, overlap)
+    looped = tiled(pred, overlap, inner=_OneAtATime)
     frame_path, frame = _frame(frame_path)
-    for fn in (pred, tiled):  # warm-up
+    for fn in (pred, tiled_pred):  # warm-up
         fn(frame)
     untiled_ms = tiled_ms = looped_ms = float("inf")
     for _ in range(rounds):
         untiled_ms = min(untiled_ms, _best_ms(pred, frame, repeats))
-        tiled_ms = min(tiled_ms, _best_ms(tiled, frame, repeats))
+        tiled_ms = min(tiled_ms, _best_ms(tiled_pred, frame, repeats))
         looped_ms = min(looped_ms, _best_ms(looped, frame, repeats))
     out: dict = {
         "model": onnx.name,
         "frame": Path(frame_path).name,
         "frame_wh": (int(frame.shape[1]), int(frame.shape[0])),
-        "tile": tiled.tile,
+        "tile": tiled_pred.tile,
         "overlap": overlap,
-        "tiles": len(tiled.windows((frame.shape[1], frame.shape[0]))),
+        "tiles": len(tiled_pred.plan(frame)[0]),  # those on people, with the person model
+        "grid_tiles": len(tiled_pred.windows((frame.shape[1], frame.shape[0]))),
         "untiled_ms": untiled_ms,
         "tiled_ms": tiled_ms,
         "tiled_one_at_a_time_ms": looped_ms,
         "tiled_vs_untiled": tiled_ms / untiled_ms,
         "batch_speedup": looped_ms / tiled_ms,
     }
+    free = [Path(d) for d in handfree_dirs] if handfree_dirs is not None else [
+        data_dir() / "hand-free" / name for name in ("camvid-streets", "zerodce-lowlight")]
+    free_images = sorted(p for d in free if d.is_dir() for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if free_images:
+        firing = {"untiled": 0, "tiled": 0}
+        for path in free_images:
+            image = cv2.imread(str(path))
+            for name, fn in (("untiled", pred), ("tiled", tiled_pred)):
+                firing[name] += int(image is not None and len(fn(image)) > 0)
+        out.update({"handfree_photos": len(free_images), "untiled_handfree_firing": firing["untiled"],
+                    "tiled_handfree_firing": firing["tiled"]})
     photos = Path(photos_dir) if photos_dir else data_dir() / "gloves-ppe"
     images = sorted(p for p in (photos / "images").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
@@ -284,7 +301,7 @@ def bench_tiling(
         wh = (image.shape[1], image.shape[0])
         gt = read_labels(photos / "labels" / f"{path.stem}.txt", wh)
         hands += len(gt)
-        for name, fn in (("untiled", pred), ("tiled", tiled)):
+        for name, fn in (("untiled", pred), ("tiled", tiled_pred)):
             t = time.perf_counter()
             d = fn(image)
             secs[name] += time.perf_counter() - t

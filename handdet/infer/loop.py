@@ -317,23 +317,20 @@ def run_source(
         title: window title.
         progress: show a tqdm bar for file sources.
         tile: also run model-sized, overlapping tiles of each frame and merge them with the full
-            frame (`handdet.infer.tile`): finds small hands in large frames, at ~25x the time of an
-            untiled 1280x720 frame (15 tiles of 320 px) and ~55x at 1920x1080 (32 tiles).
+            frame (`handdet.infer.tile`): finds small hands in large frames, at up to ~10x the time of an
+            untiled 1280x720 frame (15 tiles of 320 px; with the person model only the tiles on people run).
         tile_overlap: fraction of a tile shared with its neighbour (default 0.2); needs `tile`.
     """
     from handdet.core.paths import resolve_weights
     from handdet.infer.predictions_json import to_records, write_predictions
     from handdet.infer.predictor import load_predictor
     from handdet.infer.sources import VideoFile, count_frames, open_source
-    from handdet.infer.tile import DEFAULT_OVERLAP, TiledPredictor, check_overlap
-    from handdet.infer.two_level import inside
+    from handdet.infer.tile import tile_option, tiled
 
-    if tile_overlap is not None and not tile:
-        raise ConfigError("--tile-overlap applies to tiled inference: add --tile")
-    overlap = check_overlap(DEFAULT_OVERLAP if tile_overlap is None else tile_overlap)  # before the slow load
+    overlap = tile_option(tile, tile_overlap)  # before the slow load
     predictor = load_predictor(resolve_weights(weights), backend, settings)
-    if tile:  # beneath a two-level cut-off, which then judges the merged frame
-        predictor = inside(predictor, lambda p: TiledPredictor(p, overlap))
+    if overlap is not None:  # beneath a two-level cut-off, which then judges the merged frame
+        predictor = tiled(predictor, overlap)
     if show is None:
         show = display_available()
     elif show and not display_available():
@@ -373,7 +370,7 @@ def run_source(
                 bar.close()
     if save_json:
         write_predictions(save_json, records)
-    tiled = f", {predictor.tile} px tiles, overlap {predictor.overlap:g}" if tile else ""
+    tiles = f", {predictor.tile} px tiles, overlap {predictor.overlap:g}" if tile else ""
     flip = ", flip TTA" if getattr(predictor, "tta", "none") == "flip" else ""
-    model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px{tiled}{flip})"
+    model = f"{Path(predictor.weights).name} ({predictor.backend}, {predictor.imgsz} px{tiles}{flip})"
     return replace(summary, model=model)

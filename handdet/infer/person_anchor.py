@@ -72,6 +72,15 @@ class PersonAnchor(Wrapping):
         return [self.mark(d, im) for d, im in zip(predict_many(self.predictor, images), images, strict=True)]
 
 
+def person_finder(predictor):
+    """The person predictor of the person anchor in `predictor`'s chain of wrappers, or None."""
+    while predictor is not None:
+        if isinstance(predictor, PersonAnchor):
+            return predictor.persons
+        predictor = getattr(predictor, "__dict__", {}).get("predictor")  # its own attribute: a wrapper's __getattr__ would forward
+    return None
+
+
 def beneath(predictor, wrap: Callable):
     """`wrap` applied beneath a person anchor where `predictor` is one, so that the anchor judges the wrapper's
     output (a tiled frame's merged boxes) and looks for people in the whole frame."""

@@ -31,15 +31,27 @@ hands where one box sits inside the other (a hand held in front of a body, clasp
 become one; limiting IoS to boxes cut by a border keeps that case as NMS treats it. Why not plain
 NMS: a piece and its whole hand overlap with IoU about 0.3-0.6, so at NMS's usual 0.5-0.7 the piece
 survives as a second detection.
+
+Tiles count on people seen from afar. With a person model (the one the shipped model records,
+`infer.person_anchor`), only the tiles that meet a person run, and the tiled frame keeps the merged boxes whose
+centre lies on a person and, elsewhere, the full frame's own boxes (`tiles_on_people`): a tile at full resolution
+scores textures the letterboxed frame scores low (a dog's paw, a daisy, a beer glass at 0.6), while the small hands
+tiling is for are on people. A person whose box spans `CLOSE_UP` of the frame's longer side or more is a close-up:
+no tile counts on them, since their hands are large enough untiled and a tile sees only parts of them (fingers
+scored as hands). A photo with no person from afar runs untiled. Measured in weights/EXPERIMENTS.md, "Tiles count
+on people".
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from handdet.core.boxes import box_ios, box_iou
+from handdet.core.boxes import box_ios, box_iou, centres_inside
 from handdet.core.detections import Detections
 from handdet.core.errors import ConfigError
+from handdet.infer.person_anchor import PAD, person_finder
 
 DEFAULT_OVERLAP = 0.2  # (float) tile overlap, a fraction of the tile: SAHI's default; at 320 px a hand
 # up to 64 px wide lies whole inside some tile
@@ -53,6 +65,9 @@ MERGE_IOS = 0.6  # (float) a box cut by an inner tile border and another box are
 # against the other piece of a hand wider than the overlap (measured on gloves-ppe hands, 70-120 px)
 MAX_BATCH = 16  # (int) images per batched call: bounds memory on 4K frames (299 tiles at overlap 0.5); larger
 # batches gain nothing on CPU (measured: 15 tiles in one session.run 5% faster than one at a time)
+CLOSE_UP = 0.7  # (float) a person whose box's longer side is this share of the frame's longer side or more is a
+# close-up, whose hands tiles only cut into parts: on palms never seen, tiles on every person cost 0.118 kept AP50
+# and with this 0.013, for half the gain on unseen wide scenes (+0.020 against +0.038 over four wide folds)
 CUT_MARGIN = 4  # (px) a box edge this close to an inner tile border counts as cut by it: the model's
 # boxes of a truncated hand end 0-2 px short of the tile edge
 
@@ -62,6 +77,16 @@ def check_overlap(overlap: float) -> float:
     if not 0.0 <= overlap <= MAX_OVERLAP:
         raise ConfigError(f"--tile-overlap must be between 0 and {MAX_OVERLAP}, got {overlap}")
     return float(overlap)
+
+
+def tile_option(tile: bool, overlap: float | None) -> float | None:
+    """The tile overlap that `--tile` and `--tile-overlap` ask for (None: no tiling), checked before anything
+    slow: a `ConfigError` for an overlap without `--tile` or out of range."""
+    if not tile:
+        if overlap is not None:
+            raise ConfigError("--tile-overlap applies to tiled inference: add --tile")
+        return None
+    return check_overlap(DEFAULT_OVERLAP if overlap is None else overlap)
 
 
 def tile_windows(resolution_wh: tuple[int, int], tile: int, overlap: float = DEFAULT_OVERLAP) -> np.ndarray:
@@ -207,6 +232,46 @@ def _same_hand(box: np.ndarray, box_cut: bool, others: np.ndarray, others_cut: n
     return iou, (iou > iou_threshold) | ((box_cut | others_cut) & (ios > ios_threshold))
 
 
+def people_from_afar(people: np.ndarray, resolution_wh: tuple[int, int], close_up: float = CLOSE_UP) -> np.ndarray:
+    """The `people` (xyxy) whose box's longer side is under `close_up` of the frame's longer side: the ones whose
+    hands can be small enough for tiles to find."""
+    people = np.asarray(people, np.float32).reshape(-1, 4)
+    side = np.maximum(people[:, 2] - people[:, 0], people[:, 3] - people[:, 1])
+    return people[side < close_up * max(resolution_wh)]
+
+
+def windows_on_people(windows: np.ndarray, people: np.ndarray, pad: float = PAD) -> np.ndarray:
+    """The `windows` (xyxy) that share pixels with a person of `people` (xyxy), each grown by `pad` of its size as
+    `core.boxes.centres_inside` grows it: only they can find a box whose centre lies on a person."""
+    windows = np.asarray(windows).reshape(-1, 4)
+    people = np.asarray(people, np.float64).reshape(-1, 4)
+    if not len(windows) or not len(people):
+        return windows[:0]
+    grow = (people[:, 2:] - people[:, :2]) * pad
+    lo, hi = people[:, :2] - grow, people[:, 2:] + grow
+    meets = (windows[:, None, :2] < hi[None]) & (windows[:, None, 2:] > lo[None])  # (W, P, 2)
+    return windows[meets.all(-1).any(1)]
+
+
+def tiles_on_people(merged: Detections, full: Detections, people: np.ndarray, pad: float = PAD,
+                    iou_threshold: float = MERGE_IOU) -> Detections:
+    """A tiled frame where tiles count on people only: the `merged` boxes (full frame and tiles) whose centre lies
+    on a person of `people` (xyxy, grown by `pad`), and the `full` frame's own boxes whose centre does not, less
+    those that overlap a kept box on a person by more than `iou_threshold` (the same hand, seen better by a tile).
+
+    Returns:
+        `Detections` by descending confidence; `full` itself when no person is given.
+    """
+    people = np.asarray(people, np.float32).reshape(-1, 4)
+    if not len(people):
+        return full
+    on = merged[centres_inside(merged.xyxy, people, pad)]
+    off = full[~centres_inside(full.xyxy, people, pad)]
+    if len(on) and len(off):
+        off = off[~(box_iou(off.xyxy, on.xyxy) > iou_threshold).any(1)]
+    return Detections.merge([on, off]).sorted_by_confidence()
+
+
 def predict_many(predictor, images: list[np.ndarray], max_batch: int = MAX_BATCH) -> list[Detections]:
     """`predictor` on each image: through its `predict_batch` where it has one, `max_batch` images a
     call (one batched run per input size), else one call an image."""
@@ -234,10 +299,15 @@ class TiledPredictor:
         predictor: the wrapped predictor (thresholds, names and image size come from it).
         tile: tile side in frame pixels (default: the predictor's input size, so tiles run unscaled).
         overlap: fraction of a tile shared with its neighbour.
+        persons: a predictor of people (at its own cut-off): tiles count on people from afar only
+            (`people_from_afar`, `tiles_on_people`); None: every tile, every box (`tiled` passes the person anchor's).
+        pad: people's boxes grown by this share of their size, as the person anchor grows them.
+        close_up: a person spanning this share of the frame's longer side or more is a close-up, no tile on them.
     """
 
     def __init__(self, predictor, overlap: float = DEFAULT_OVERLAP, tile: int | None = None,
-                 iou_threshold: float = MERGE_IOU, ios_threshold: float = MERGE_IOS):
+                 iou_threshold: float = MERGE_IOU, ios_threshold: float = MERGE_IOS, persons=None, pad: float = PAD,
+                 close_up: float = CLOSE_UP):
         self.overlap = check_overlap(overlap)
         self.predictor = predictor
         self.names, self.imgsz = predictor.names, predictor.imgsz
@@ -246,22 +316,37 @@ class TiledPredictor:
         self.weights = getattr(predictor, "weights", None)
         self.tile = int(tile or predictor.imgsz)
         self.iou_threshold, self.ios_threshold = iou_threshold, ios_threshold
+        self.persons, self.pad, self.close_up = persons, float(pad), float(close_up)
 
     def windows(self, resolution_wh: tuple[int, int]) -> np.ndarray:
-        """(N, 4) tile windows of a frame of this size (xyxy, frame pixels)."""
+        """(N, 4) tile windows of a frame of this size (xyxy, frame pixels), people or not."""
         return tile_windows(resolution_wh, self.tile, self.overlap)
+
+    def plan(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the windows that run on this frame, the people from afar in it or None without a person model): every
+        window, or with a person model those that meet a person from afar; none for a frame no larger than a
+        tile."""
+        h, w = image_bgr.shape[:2]
+        windows = self.windows((w, h))
+        if len(windows) <= 1:
+            return windows[:0], None
+        if self.persons is None:
+            return windows, None
+        people = people_from_afar(self.persons(image_bgr).xyxy, (w, h), self.close_up)
+        return windows_on_people(windows, people, self.pad), people
 
     def passes(self, image_bgr: np.ndarray) -> tuple[list[Detections], list[np.ndarray]]:
         """Run the full frame and every tile, unmerged: what `merge_passes` takes.
 
         Returns:
-            Per pass (the full frame first, then the tiles row by row), `Detections` in frame pixels
-            and the (N_k,) bool mask of boxes cut by an inner tile border. A frame no larger than a
-            tile gives the full frame alone.
+            Per pass (the full frame first, then the tiles of `plan` row by row), `Detections` in frame pixels
+            and the (N_k,) bool mask of boxes cut by an inner tile border.
         """
+        return self._passes(image_bgr, self.plan(image_bgr)[0])
+
+    def _passes(self, image_bgr: np.ndarray, windows: np.ndarray) -> tuple[list[Detections], list[np.ndarray]]:
         h, w = image_bgr.shape[:2]
-        windows = self.windows((w, h))
-        if len(windows) <= 1:
+        if not len(windows):
             full = self.predictor(image_bgr)
             return [full], [np.zeros(len(full), bool)]
         crops = [image_bgr[y1:y2, x1:x2] for x1, y1, x2, y2 in windows]
@@ -274,7 +359,19 @@ class TiledPredictor:
         return passes, cut
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
-        passes, cut = self.passes(image_bgr)
+        windows, people = self.plan(image_bgr)
+        passes, cut = self._passes(image_bgr, windows)
         if len(passes) == 1:
             return passes[0]
-        return merge_passes(passes, cut, self.iou_threshold, self.ios_threshold)
+        merged = merge_passes(passes, cut, self.iou_threshold, self.ios_threshold)
+        return merged if people is None else tiles_on_people(merged, passes[0], people, self.pad, self.iou_threshold)
+
+
+def tiled(predictor, overlap: float = DEFAULT_OVERLAP, inner: Callable | None = None):
+    """`predictor` with each frame tiled (`TiledPredictor`), beneath its two-level cut-off and person anchor, whose
+    people from afar pick the tiles that run and the boxes tiles may add (`tiles_on_people`); without a person
+    anchor every tile runs. `inner` wraps the predictor the tiles run on (the bench's one-tile-a-call runs)."""
+    from handdet.infer.two_level import inside
+
+    people = person_finder(predictor)
+    return inside(predictor, lambda p: TiledPredictor(p if inner is None else inner(p), overlap, persons=people))

@@ -56,6 +56,7 @@ class FoldScore:
     averaged_with: list[str] | None = None  # the other fold runs whose weights were averaged in (`train.average`)
     conf_low: float | None = None  # the second level of a two-level cut-off beside `conf` (`keep_confident`)
     persons: str | None = None  # the person model whose people vouched for faint hands (`infer.person_anchor`)
+    tile: float | None = None  # the tile overlap of `handdet predict --tile` the fold was scored with, or None
 
 
 @dataclass
@@ -97,9 +98,9 @@ def _f(v, digits: int = 3) -> str:
 
 def _cutoff(f: FoldScore) -> str:
     """Where the kept boxes were cut: `0.35`, `0.35+0.2` for a two-level cut-off, `0.35+0.2 +people` with people
-    vouching for faint hands too."""
+    vouching for faint hands too, `+tiles` for photos tiled as `handdet predict --tile` tiles them."""
     low = f"+{f.conf_low:g}" if f.conf_low is not None and f.conf_low < f.conf else ""
-    return f"{f.conf:g}{low}" + (" +people" if low and f.persons else "")
+    return f"{f.conf:g}{low}" + (" +people" if low and f.persons else "") + (" +tiles" if f.tile is not None else "")
 
 
 def _bias(b: dict | None) -> str:
@@ -141,6 +142,7 @@ def leave_one_source_out(
     conf: float | None = None,
     conf_low: float | None = None,
     persons: str | None = None,
+    tile: float | None = None,
     log=print,
 ) -> LosoResult:
     """Run (or reuse) one training per hand source of `cfg.data.sources`, then score each on its source.
@@ -160,6 +162,7 @@ def leave_one_source_out(
         conf, conf_low: the cut-offs the kept boxes are scored at (default: as `handdet predict` keeps them, from
             the fold model's record; `pick_conf_low`); finished folds are only re-scored.
         persons: a person model whose people vouch for faint hands above `conf_low` (`infer.person_anchor`).
+        tile: score each fold's photos tiled at this overlap (`infer.tile.tiled`); finished folds are only re-scored.
 
     Raises:
         HanddetError: a config without two hand sources, an unknown name in `only`, or an `average_with`
@@ -196,7 +199,7 @@ def leave_one_source_out(
         held_yaml = prepare_data(replace(cfg.data, sources=[held]), data_root, log=log)
         fold_yaml = prepare_data(fcfg.data, data_root, log=log)
         fold = score_fold(best, held_yaml, fold_yaml, src.label, out, fcfg.epochs, mediapipe, log, tta, conf, conf_low,
-                          persons)
+                          persons, tile)
         if partners:
             fold = replace(fold, run_dir=str(out / "runs" / fcfg.name), averaged_with=[str(p) for p in partners])
         result.folds = sorted([*result.folds, fold], key=lambda f: order.index(f.source) if f.source in order
@@ -240,26 +243,20 @@ def _partner_fold(run_dir: Path) -> Path:
 
 def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: Path, epochs: int,
                mediapipe: bool, log, tta: bool = False, conf: float | None = None,
-               conf_low: float | None = None, persons: str | None = None) -> FoldScore:
+               conf_low: float | None = None, persons: str | None = None, tile: float | None = None) -> FoldScore:
     """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders; the
-    kept boxes at `conf` and `conf_low`, else as `handdet predict` keeps them."""
+    kept boxes at `conf` and `conf_low`, else as `handdet predict` keeps them (tiled at overlap `tile` as
+    `handdet predict --tile` tiles them, unless None)."""
     from handdet.core.detections import predictor_cutoff
     from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.by_source import kept_result
-    from handdet.eval.run import evaluate_split, load_split, person_weights, predict_split
-    from handdet.infer.predictor import (
-        PredictorSettings,
-        default_conf,
-        default_conf_low,
-        load_predictor,
-        pick_conf_low,
-    )
+    from handdet.eval.run import evaluate_split, load_split, person_weights, predict_split, weights_predictor
+    from handdet.infer.predictor import default_conf, default_conf_low, pick_conf_low
 
     truth = load_split(held_yaml, "test")
-    every = load_predictor(best, settings=PredictorSettings(conf=LOSO_EVAL_CONF, tta=tta, persons=persons,
-                                                            mark_persons=True))
     low = pick_conf_low(conf_low, conf, default_conf_low(best))  # as `handdet predict` keeps boxes, unless told
     conf = default_conf(best) if conf is None else conf
+    every = weights_predictor(best, truth, None, "cpu", tta, persons, tile, min(conf, conf if low is None else low))
     cut = predictor_cutoff(conf)
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=cut)
@@ -286,7 +283,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
                      kept.recall, kept.precision, conf, fp100, str(best.parent.parent), epochs,
                      _jsonable(mp), note, asdict(bias), restyled, "flip" if tta else "none",
                      kept.ap50, kept.ap50_95, conf_low=low if low is not None and low < conf else None,
-                     persons=person_weights(every))
+                     persons=person_weights(every), tile=tile)
 
 
 def _jsonable(d: dict | None) -> dict | None:

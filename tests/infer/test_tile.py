@@ -3,6 +3,8 @@ on real gloves-ppe photos: a hand cut by a tile border is found once, and a larg
 
 from __future__ import annotations
 
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -14,17 +16,25 @@ from handdet.core.errors import ConfigError
 from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT, SHIPPED_WEIGHTS_DIR
 from handdet.infer.postprocess import batched_nms
 from handdet.infer.tile import (
+    DEFAULT_OVERLAP,
     MERGE_IOU,
     TiledPredictor,
     check_overlap,
     cut_by_border,
     merge_passes,
+    people_from_afar,
     predict_many,
+    tile_option,
     tile_windows,
+    tiled,
+    tiles_on_people,
     to_frame,
+    windows_on_people,
 )
 
 SHIPPED_INT8 = SHIPPED_WEIGHTS_DIR / "handdet-n-int8.onnx"  # what `handdet webcam` runs on CPU
+# A hand-free photo (ImageNet, no person in it) where a full-resolution tile scores a dog's paw above 0.45.
+DOG = "in_n02093428_American_Staffordshire_terrier.jpg"
 # A person in an office holding up two hands, 60 px wide in the 416 px photo (gloves-ppe).
 OFFICE = "IMG_4692_11-34sec_jpg.rf.a4695ad998d5da8ef09978b33dc13d28"
 # Four office-camera frames for a 2x2 "CCTV wall": 7 labelled hands, 20-50 px wide in a 1280x720 frame.
@@ -237,6 +247,110 @@ def test_predict_many_batches_at_most_max_batch_images_a_call():
     assert len(out) == 33 and fake.batches == [16, 16, 1]
 
 
+@pytest.mark.parametrize("tile, overlap, expected", [
+    (False, None, None),  # no tiling
+    (True, None, DEFAULT_OVERLAP),
+    (True, 0.3, 0.3),
+])
+def test_tile_option(tile, overlap, expected):
+    assert tile_option(tile, overlap) == expected
+
+
+@pytest.mark.parametrize("tile, overlap, fragment", [
+    (False, 0.2, "add --tile"),
+    (True, 0.9, "--tile-overlap must be between 0 and 0.5"),
+])
+def test_tile_option_rejects(tile, overlap, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        tile_option(tile, overlap)
+
+
+# ---------------------------------------------------------------- tiles count on people
+
+GRID = np.array([[0, 0, 320, 320], [256, 0, 576, 320], [0, 256, 320, 576], [256, 256, 576, 576]])
+
+
+@pytest.mark.parametrize("people, expected, what", [
+    ([], [], "no people: no tiles"),
+    ([[10, 10, 50, 100]], [0], "a person inside one tile only"),
+    ([[280, 10, 300, 100]], [0, 1], "a person in the overlap of two tiles"),
+    ([[400, 400, 500, 500]], [3], "a person inside the last tile only"),
+    ([[324, 330, 374, 400]], [2, 3], "grown by a tenth of its width (5 px) it reaches x 319, into tile 2"),
+    ([[330, 330, 380, 400]], [3], "grown 5 px it starts at x 325, clear of tile 2"),
+])
+def test_windows_on_people(people, expected, what):
+    got = windows_on_people(GRID, np.asarray(people, np.float32).reshape(-1, 4), pad=0.1)
+    assert got.tolist() == GRID[expected].tolist(), what
+
+
+ON, OFF = [40, 40, 60, 60], [400, 400, 420, 420]  # centres on the person below, and off it
+PERSON = np.array([[0, 0, 200, 200]], np.float32)
+
+
+def test_tiles_on_people_keeps_merged_boxes_on_people_and_the_full_frames_elsewhere():
+    merged = dets([ON, OFF, [41, 41, 61, 61]], [0.8, 0.7, 0.3])  # the tiled merge: on, off, a twin on
+    full = dets([[42, 42, 62, 62], OFF, [500, 100, 520, 120]], [0.3, 0.2, 0.25])  # the untiled frame
+    out = tiles_on_people(merged, full, PERSON)
+    # On the person: the merged boxes (the tile's 0.8, and its twin, as the merge left them). Off people: the
+    # full frame's own boxes with the full frame's scores (OFF at 0.2, not the tile's 0.7), never a tile's.
+    assert out.xyxy.tolist() == [ON, [41, 41, 61, 61], [500, 100, 520, 120], OFF]
+    assert out.confidence.tolist() == pytest.approx([0.8, 0.3, 0.25, 0.2])
+
+
+def test_tiles_on_people_drops_a_full_frame_box_that_a_kept_box_on_a_person_covers():
+    # A box off the person (its centre 1 px past the grown edge) that is the same hand as a box on it.
+    merged = dets([[190, 90, 226, 110]], [0.8])  # centre x 208 <= 220: on the person grown by 20 px
+    full = dets([[196, 90, 246, 110]], [0.3])  # centre x 221 > 220: off it; IoU 0.54 with the merged box
+    assert tiles_on_people(merged, full, PERSON).xyxy.tolist() == [[190, 90, 226, 110]]
+
+
+def test_tiles_on_people_without_people_is_the_full_frame():
+    full = dets([OFF], [0.3])
+    assert tiles_on_people(dets([ON, OFF], [0.9, 0.8]), full, np.zeros((0, 4))) is full
+
+
+class People:
+    """Stands in for a person model: the same people in every image."""
+
+    def __init__(self, xyxy):
+        self.xyxy, self.calls = np.asarray(xyxy, np.float32).reshape(-1, 4), 0
+
+    def __call__(self, image):
+        self.calls += 1
+        return Detections(self.xyxy, np.full(len(self.xyxy), 0.9, np.float32))
+
+
+def test_with_a_person_model_only_the_tiles_on_people_run():
+    fake, people = CornerBox(), People([[20, 20, 100, 200]])  # inside the first tile only
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    out = TiledPredictor(fake, overlap=0.2, persons=people)(frame)
+    assert people.calls == 1
+    assert fake.seen == [(1280, 720), (320, 320)]  # the frame and the one tile on the person
+    assert out.xyxy.tolist() == [[10, 10, 20, 20]]  # the frame's box and the tile's are one box
+
+
+@pytest.mark.parametrize("person, kept, what", [
+    ([0, 0, 500, 600], True, "600 px tall in a 1280 px frame: 0.47, from afar"),
+    ([100, 0, 1000, 700], False, "900 px wide: 0.70 of the frame, a close-up"),
+    ([0, 0, 895, 719], True, "895 px: just under 0.7"),
+])
+def test_people_from_afar(person, kept, what):
+    got = people_from_afar(np.float32([person]), (1280, 720))
+    assert len(got) == int(kept), what
+
+
+def test_with_a_person_model_a_close_up_runs_untiled():
+    fake, people = CornerBox(), People([[100, 0, 1100, 720]])  # 1000 px of 1280: a close-up
+    out = TiledPredictor(fake, overlap=0.2, persons=people)(np.zeros((720, 1280, 3), np.uint8))
+    assert fake.seen == [(1280, 720)] and out.xyxy.tolist() == [[10, 10, 20, 20]]
+
+
+def test_with_a_person_model_a_frame_without_people_runs_untiled():
+    fake, people = CornerBox(), People([])
+    out = TiledPredictor(fake, overlap=0.2, persons=people)(np.zeros((720, 1280, 3), np.uint8))
+    assert fake.seen == [(1280, 720)] and out.xyxy.tolist() == [[10, 10, 20, 20]]
+
+
 def test_tiled_predictor_rejects_a_bad_overlap():
     with pytest.raises(ConfigError, match="--tile-overlap"):
         TiledPredictor(CornerBox(), overlap=0.7)
@@ -381,9 +495,9 @@ def test_a_hand_cut_by_a_tile_border_is_found_once(int8, gloves, centre_x, what)
     assert matches(hand, plain, 0.1) >= matches(hand, merged, 0.1), what
 
 
-def test_tiling_finds_more_small_hands_in_a_large_frame(int8, gloves):
-    # A 2x2 wall of four office-camera photos, each 360x360 in a 640x360 cell: a 1280x720 frame in which
-    # the 7 labelled hands are 20-50 px wide (7-12 px once the whole frame is letterboxed to 320).
+def cctv_wall(gloves) -> tuple[np.ndarray, np.ndarray]:
+    """A 2x2 wall of four office-camera photos, each 360x360 in a 640x360 cell: a 1280x720 frame in which the 7
+    labelled hands (returned, xyxy) are 20-50 px wide (7-12 px once the whole frame is letterboxed to 320)."""
     frame = np.full((720, 1280, 3), 114, np.uint8)
     hands = []
     for k, name in enumerate(WALL):
@@ -391,15 +505,56 @@ def test_tiling_finds_more_small_hands_in_a_large_frame(int8, gloves):
         photo = cv2.imread(str(gloves / "images" / f"{name}.jpg"))
         frame[y0:y0 + 360, x0:x0 + 360] = cv2.resize(photo, (360, 360), interpolation=cv2.INTER_AREA)
         hands.append(labels(gloves, name, 360) + np.float32([x0, y0, x0, y0]))
-    hands = np.concatenate(hands)
+    return frame, np.concatenate(hands)
+
+
+def test_tiling_finds_more_small_hands_in_a_large_frame(int8, gloves):
+    frame, hands = cctv_wall(gloves)
     assert len(hands) == 7
 
     def found(d: Detections) -> np.ndarray:
         return (box_iou(hands, d.xyxy) >= 0.5).sum(axis=1) if len(d) else np.zeros(len(hands), np.int64)
 
-    untiled, tiled = found(int8(frame)), found(TiledPredictor(int8)(frame))
-    assert (tiled > 0).sum() >= max(1, (untiled > 0).sum())  # tiling loses no hand (the first model: 4 against 1)
-    assert tiled.max() <= 1  # and finds none of them twice
+    untiled, every_tile = found(int8(frame)), found(TiledPredictor(int8)(frame))
+    assert (every_tile > 0).sum() >= max(1, (untiled > 0).sum())  # tiling loses no hand (the first model: 4 vs 1)
+    assert every_tile.max() <= 1  # and finds none of them twice
+
+
+def test_tiles_on_people_find_the_small_hands_of_a_large_frame(gloves):
+    # The shipped model as `handdet predict --tile` runs it: its cut-offs, and its person model picking the tiles.
+    if not SHIPPED_INT8.is_file():
+        pytest.skip(f"{SHIPPED_INT8} not built yet")
+    from handdet.infer.predictor import load_predictor
+
+    frame, hands = cctv_wall(gloves)
+    pred = load_predictor(SHIPPED_INT8)
+    tp = tiled(pred)
+    windows, people = tp.plan(frame)
+    assert len(people) >= 3 and len(windows) < len(tp.windows((1280, 720))) == 15  # only the tiles on people
+
+    def found(d: Detections) -> int:
+        return int(((box_iou(hands, d.xyxy) >= 0.5).sum(axis=1) > 0).sum()) if len(d) else 0
+
+    out = tp(frame)
+    assert found(out) > found(pred(frame))  # measured: 7 of 7 against 3 untiled
+    assert (box_iou(hands, out.xyxy) >= 0.5).sum(axis=1).max() <= 1  # none twice
+
+
+def test_tiles_on_people_leave_a_hand_free_photo_without_people_as_untiled(shared_dir):
+    # A tile at full resolution scores the dog's paw above the first cut-off (0.6 with the shipped model); no one
+    # is in the photo, so the tiled frame keeps what the untiled one keeps: nothing.
+    photo = shared_dir / "data" / "hand-free" / "imagenet-sample" / DOG
+    if not photo.is_file() or not SHIPPED_ONNX.is_file():
+        pytest.skip(f"{photo} or {SHIPPED_ONNX} not there")
+    from handdet.infer.predictor import PredictorSettings, load_predictor
+    from handdet.infer.two_level import inside
+
+    image = cv2.imread(str(photo))
+    pred = load_predictor(SHIPPED_ONNX)
+    assert len(pred(image)) == 0 and len(tiled(pred)(image)) == 0
+    every_tile = inside(load_predictor(SHIPPED_ONNX, settings=PredictorSettings(persons="none")),
+                        lambda p: TiledPredictor(p))
+    assert len(every_tile(image)) >= 1  # without people picking the tiles, the paw fires
 
 
 # ---------------------------------------------------------------- CLI
@@ -428,14 +583,45 @@ def test_webcam_tile_runs_the_same_options(zidane, capsys):
     assert "(onnx, 320 px, 320 px tiles, overlap 0.25): 1 frames" in line, line
 
 
+def test_eval_tile_scores_photos_as_predict_tile_keeps_them(gloves, shared_dir, tmp_path, capsys):
+    import json
+
+    if not SHIPPED_INT8.is_file():
+        pytest.skip(f"{SHIPPED_INT8} not built yet")
+    frame, hands = cctv_wall(gloves)
+    data = tmp_path / "wall"
+    (data / "images" / "val").mkdir(parents=True)
+    (data / "labels" / "val").mkdir(parents=True)
+    cv2.imwrite(str(data / "images" / "val" / "wall.png"), frame)
+    cx, cy = (hands[:, 0] + hands[:, 2]) / 2 / 1280, (hands[:, 1] + hands[:, 3]) / 2 / 720
+    w, h = (hands[:, 2] - hands[:, 0]) / 1280, (hands[:, 3] - hands[:, 1]) / 720
+    (data / "labels" / "val" / "wall.txt").write_text(
+        "".join(f"0 {a:.6f} {b:.6f} {c:.6f} {d:.6f}\n" for a, b, c, d in zip(cx, cy, w, h, strict=True)))
+    shutil.copy(shared_dir / "data" / "hand-free" / "imagenet-sample" / DOG, data / "images" / "val" / "dog.jpg")
+    (data / "data.yaml").write_text(f"path: {data}\ntrain: images/val\nval: images/val\nnames: {{0: hand}}\n")
+    runs = {}
+    for flags in ([], ["--tile"]):
+        out = tmp_path / ("tiled" if flags else "untiled")
+        args = ["eval", str(SHIPPED_INT8), str(data / "data.yaml"), "--out", str(out), "--conf-threshold", "0.2"]
+        assert main([*args, *flags]) == 0
+        runs["tiled" if flags else "untiled"] = json.loads((out / "metrics.json").read_text())
+    meta = runs["tiled"]["meta"]
+    assert meta["tile_overlap"] == DEFAULT_OVERLAP and meta["predict_conf"] == pytest.approx(0.2)  # the lower cut-off
+    assert runs["untiled"]["meta"]["tile_overlap"] is None
+    assert runs["tiled"]["tp"] > runs["untiled"]["tp"]  # the wall's small hands
+    assert runs["tiled"]["fp_per_100_negatives"] == runs["untiled"]["fp_per_100_negatives"] == 0  # not the paw
+    assert "ap50" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--tile-overlap", "0.2"], "add --tile"),
     (["--tile", "--tile-overlap", "0.9"], "--tile-overlap must be between 0 and 0.5"),
 ])
-@pytest.mark.parametrize("command", ["predict", "webcam"])
-def test_tile_options_are_checked_alike_in_predict_and_webcam(command, args, fragment, zidane, capsys):
-    base = ["predict", "/nonexistent/model.onnx", str(zidane)] if command == "predict" else [
-        "webcam", "--weights", "/nonexistent/model.onnx", "--source", str(zidane), "--no-show"]
+@pytest.mark.parametrize("command", ["predict", "webcam", "eval"])
+def test_tile_options_are_checked_alike_in_predict_webcam_and_eval(command, args, fragment, zidane, capsys):
+    base = {"predict": ["predict", "/nonexistent/model.onnx", str(zidane)],
+            "webcam": ["webcam", "--weights", "/nonexistent/model.onnx", "--source", str(zidane), "--no-show"],
+            "eval": ["eval", "/nonexistent/model.onnx", "/nonexistent/data.yaml"]}[command]
     assert main([*base, *args]) == 2  # rejected before the (missing) weights are even looked for
     err = capsys.readouterr().err
     assert fragment in err and "not found" not in err
@@ -448,8 +634,11 @@ def test_bench_tiling_reports_time_and_recall(int8, gloves, zidane):
     from handdet.infer.bench import bench_tiling
 
     r = bench_tiling(SHIPPED_INT8, zidane, gloves, size=640, max_images=2, repeats=1, rounds=1)
-    assert r["frame_wh"] == (1280, 720) and r["tiles"] == 15 and r["photos"] == 2 and r["hands"] > 0
+    assert r["frame_wh"] == (1280, 720) and r["grid_tiles"] == 15 and r["photos"] == 2 and r["hands"] > 0
+    assert 1 <= r["tiles"] < 15  # the tiles on Zidane's people (9 of the frame's 15)
     assert r["tiled_ms"] > r["untiled_ms"] > 0  # 16 runs against one
     assert r["tiled_vs_untiled"] == r["tiled_ms"] / r["untiled_ms"]
     for k in ("untiled_recall", "tiled_recall"):
         assert 0.0 <= r[k] <= 1.0, k
+    # The never-trained hand-free photos (streets with people, night scenes): none fires, tiled or not.
+    assert r["handfree_photos"] == 101 and r["untiled_handfree_firing"] == r["tiled_handfree_firing"] == 0

@@ -211,6 +211,32 @@ def test_folds_rescored_at_given_cutoffs(loso_run, tmp_path, capsys):
     assert "--conf-low must be between 0 and 1, got 1.5" in capsys.readouterr().err
 
 
+def test_folds_rescored_tiled_as_eval_tile_scores_them(loso_run, tmp_path, capsys):
+    """--tile re-scores the finished folds with their photos tiled as `handdet eval --tile` tiles them."""
+    from handdet.eval.run import evaluate_weights
+    from handdet.infer.tile import DEFAULT_OVERLAP
+    from handdet.train.dataset import prepare_data
+
+    root, args = loso_run
+    plain = {f["source"]: f for f in json.loads((root / "out" / "loso.json").read_text())}
+    out = tmp_path / "tiled"
+    (out / "runs").mkdir(parents=True)
+    (out / "runs" / "asl").symlink_to(root / "out" / "runs" / "asl")
+    i = args.index("--out")
+    assert main([*args[:i], "--out", str(out), *args[i + 2:], "--only", "asl", "--tile"]) == 0
+    assert "reusing" in capsys.readouterr().out
+    fold = json.loads((out / "loso.json").read_text())[0]
+    assert fold["tile"] == DEFAULT_OVERLAP and "+tiles |" in (out / "loso.md").read_text()
+    held = prepare_data(DataConfig(sources=[SourceConfig("asl", split={"test": 1.0})]), root / "data",
+                        log=lambda *a: None)
+    best = Path(plain["asl"]["run_dir"]) / "weights" / "best.pt"
+    kept = {r.name: r for r in evaluate_weights(best, held, split="test", progress=False,
+                                                tile=DEFAULT_OVERLAP).by_source.rows}["asl"]
+    assert fold["kept_ap50"] == pytest.approx(kept.ap50_kept) and fold["recall"] == pytest.approx(kept.recall)
+    assert main([*args, "--tile-overlap", "0.3"]) == 2
+    assert "add --tile" in capsys.readouterr().err
+
+
 def test_fold_config_leaves_one_out():
     srcs = [SourceConfig("a"), SourceConfig("b"), SourceConfig("free", format="images")]
     cfg = TrainConfig(data=DataConfig(sources=srcs))
