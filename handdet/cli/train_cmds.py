@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from handdet.cli import app
+from handdet.cli.infer_cmds import OVERLAP_HELP
 
 
 @app.command("train")
@@ -130,8 +131,7 @@ def loso_cmd(
                                 "faint hands on them, kept above --conf-low (a path)."),
     tile: bool = typer.Option(False, "--tile", help="Score each fold's photos tiled as handdet predict --tile tiles "
                               "them (finished folds are re-scored, not retrained)."),
-    tile_overlap: float = typer.Option(None, "--tile-overlap", help="Fraction of a tile shared with its neighbour, "
-                                       "0 to 0.5 (default 0.2; needs --tile)."),
+    tile_overlap: float = typer.Option(None, "--tile-overlap", help=OVERLAP_HELP),
 ) -> None:
     """Leave one source out: per hand source, train on the others and score on the one never seen."""
     from handdet.core.errors import check_fractions

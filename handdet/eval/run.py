@@ -248,7 +248,7 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
 
     conf = model_default_conf(weights) if default_conf is None else default_conf
     low = pick_conf_low(conf_low, default_conf, default_conf_low(weights))  # as `handdet predict` keeps boxes
-    lowest = min(conf, low if low is not None else conf, conf_threshold if conf_threshold is not None else 1.0)
+    lowest = min(c for c in (conf, low, conf_threshold) if c is not None)  # where tiles' boxes are made
     predictor = weights_predictor(weights, truth, imgsz, device, tta, persons, tile, lowest)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)

@@ -28,7 +28,6 @@ from handdet.train.average import average_checkpoints, mix_weights
 from handdet.train.config import DataConfig, SourceConfig, TrainConfig
 
 DONE = "handdet-done.json"  # written in a fold's run folder when it finished: its best.pt, reused on re-runs
-LOSO_EVAL_CONF = 0.001  # (float) predictions for AP keep nearly every box, as in `handdet eval`
 
 
 @dataclass(frozen=True)
@@ -256,7 +255,8 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     truth = load_split(held_yaml, "test")
     low = pick_conf_low(conf_low, conf, default_conf_low(best))  # as `handdet predict` keeps boxes, unless told
     conf = default_conf(best) if conf is None else conf
-    every = weights_predictor(best, truth, None, "cpu", tta, persons, tile, min(conf, conf if low is None else low))
+    every = weights_predictor(best, truth, None, "cpu", tta, persons, tile,  # as `handdet eval` predicts
+                              min(c for c in (conf, low) if c is not None))
     cut = predictor_cutoff(conf)
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=cut)
