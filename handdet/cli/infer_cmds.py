@@ -25,8 +25,9 @@ CONF_LOW_HELP = ("In a frame where a box scores above --conf, also keep its othe
                  "cut-off: fainter hands beside a sure one). Default: what the model records when --conf is not "
                  "given either (the shipped model: 0.2), else none; at or above --conf: none.")
 PERSONS_HELP = ("Person model whose confident people vouch for faint hands on them, kept above --conf-low like the "
-                "boxes beside a sure hand; looked for only in frames whose best box lies between the two levels. "
-                "A path, or none. Default: what the model records (the shipped model: weights/person-n.onnx).")
+                "boxes beside a sure hand, and above 0.15 on people seen from afar (under 0.7 of the frame); looked "
+                "for only in frames where they can change what is kept. A path, or none. Default: what the model "
+                "records (the shipped model: weights/person-n.onnx).")
 
 
 def _settings(imgsz, conf, iou, max_det, device, tta=None, conf_low=None, persons=None):

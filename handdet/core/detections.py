@@ -31,6 +31,8 @@ class Detections:
         ignore: (N,) bool, ground-truth boxes that neither count as TP nor FN (VOC `difficult`).
         anchored: (N,) bool, boxes something else in the photo vouches for (a confident person they lie on,
             `infer.person_anchor`): a two-level cut-off keeps them above its lower level (`confident_mask`).
+        far: (N,) bool, boxes on a confident person seen from afar (`infer.person_anchor.people_from_afar`): a
+            two-level cut-off keeps them above `FAR_LEVEL`, below its lower level (`confident_mask`).
     """
 
     xyxy: np.ndarray
@@ -38,6 +40,7 @@ class Detections:
     class_id: np.ndarray = field(default=None)  # type: ignore[assignment]
     ignore: np.ndarray = field(default=None)  # type: ignore[assignment]
     anchored: np.ndarray = field(default=None)  # type: ignore[assignment]
+    far: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         xyxy = _as(self.xyxy, np.float32, (4,))
@@ -46,16 +49,18 @@ class Detections:
         cls = np.zeros(n, np.int64) if self.class_id is None else _as(self.class_id, np.int64)
         ign = np.zeros(n, bool) if self.ignore is None else _as(self.ignore, bool)
         anc = np.zeros(n, bool) if self.anchored is None else _as(self.anchored, bool)
-        if not (len(conf) == len(cls) == len(ign) == len(anc) == n):
+        far = np.zeros(n, bool) if self.far is None else _as(self.far, bool)
+        if not (len(conf) == len(cls) == len(ign) == len(anc) == len(far) == n):
             raise ValueError(
                 f"Detections arrays disagree in length: xyxy {n}, confidence {len(conf)}, "
-                f"class_id {len(cls)}, ignore {len(ign)}, anchored {len(anc)}"
+                f"class_id {len(cls)}, ignore {len(ign)}, anchored {len(anc)}, far {len(far)}"
             )
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "confidence", conf)
         object.__setattr__(self, "class_id", cls)
         object.__setattr__(self, "ignore", ign)
         object.__setattr__(self, "anchored", anc)
+        object.__setattr__(self, "far", far)
 
     @classmethod
     def empty(cls) -> Detections:
@@ -71,6 +76,7 @@ class Detections:
             np.concatenate([d.class_id for d in items]),
             np.concatenate([d.ignore for d in items]),
             np.concatenate([d.anchored for d in items]),
+            np.concatenate([d.far for d in items]),
         )
 
     def __len__(self) -> int:
@@ -81,7 +87,7 @@ class Detections:
         if isinstance(index, (int, np.integer)):
             index = [index]
         return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], self.ignore[index],
-                          self.anchored[index])
+                          self.anchored[index], self.far[index])
 
     @property
     def area(self) -> np.ndarray:
@@ -110,6 +116,10 @@ def two_level_active(conf: float, low: float | None) -> bool:
     return low is not None and low < conf
 
 
+FAR_LEVEL = 0.15  # (float) with two levels, boxes on a person seen from afar (`Detections.far`) are kept above this
+# when it is below the lower level: a worker's hands in a wide scene score lower than a close-up's. On the unseen
+# wide-scene folds +0.007 to +0.023 kept AP50 with no photo firing that did not (0.1: +0.018 to +0.038, but 2 more
+# of 2,534 no-hand photos fire); weights/EXPERIMENTS.md, "A third level for hands on people seen from afar"
 DUPLICATE_IOU = 0.5  # (float) a box kept only by the lower level that overlaps a higher kept box this much is
 # that hand again: NMS at Ultralytics' IoU 0.7 leaves faint twins of a hand, which the lower level would keep
 
@@ -125,13 +135,16 @@ def confident_mask(det: Detections, image: np.ndarray, n_images: int, conf: floa
     cut-off at `conf` unless something in it reaches `conf`. `anchored` boxes (`Detections.anchored`: on a
     confident person) are kept above `low` in any image. A box kept only by the lower level that overlaps a
     higher kept box of its image by `DUPLICATE_IOU` or more is dropped as a twin of that hand. `low` None or at
-    least `conf`: one cut-off. Scores compare as in `predictor_cutoff`.
+    least `conf`: one cut-off. With two levels, `far` boxes (on a person seen from afar) are kept above
+    `FAR_LEVEL` where it lies below `low`. Scores compare as in `predictor_cutoff`.
     """
     scores = det.confidence
     kept = scores >= predictor_cutoff(conf)
     if two_level_active(conf, low):
         fires = np.bincount(image[kept], minlength=n_images) > 0
         extra = (fires[image] | det.anchored) & (scores >= predictor_cutoff(low)) & ~kept
+        if FAR_LEVEL < low:
+            extra |= det.far & (scores >= predictor_cutoff(FAR_LEVEL)) & ~kept
         if extra.any():
             extra &= ~_twins(det, image, kept, extra)
         kept |= extra
@@ -156,5 +169,5 @@ def _twins(det: Detections, image: np.ndarray, kept: np.ndarray, extra: np.ndarr
 
 def keep_confident(det: Detections, conf: float, low: float | None = None) -> Detections:
     """The boxes of one image's `det` (made at a lower cut-off) that a predictor set to `conf` and `low` keeps
-    (`confident_mask`), its anchored boxes included."""
+    (`confident_mask`), its anchored and far boxes included."""
     return det[confident_mask(det, np.zeros(len(det), np.int64), 1, conf, low)]

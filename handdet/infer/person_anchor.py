@@ -24,43 +24,63 @@ from dataclasses import replace
 import numpy as np
 
 from handdet.core.boxes import centres_inside
-from handdet.core.detections import Detections, predictor_cutoff
+from handdet.core.detections import FAR_LEVEL, Detections, predictor_cutoff
 from handdet.infer.wrapping import Wrapping
 
 PAD = 0.1  # (float) a person's box grown by this share of its width and height: a hand held out at arm's end
 DEFAULT_PERSON_CONF = 0.5  # (float) a person this sure vouches for the faint hands on it
+CLOSE_UP = 0.7  # (float) a person whose box's longer side is this share of the frame's longer side or more is a
+# close-up: a portrait, a person at a webcam; smaller ones are people seen from afar, whose hands are small
+# (`infer.tile` tiles only them: on palms never seen, tiles on every person cost 0.118 kept AP50 and on people from
+# afar 0.013, for half the gain on unseen wide scenes; a far level keeps fainter hands on them, `Detections.far`)
+
+
+def people_from_afar(people: np.ndarray, resolution_wh: tuple[int, int], close_up: float = CLOSE_UP) -> np.ndarray:
+    """The `people` (xyxy) whose box's longer side is under `close_up` of the frame's longer side: the ones whose
+    hands can be small."""
+    people = np.asarray(people, np.float32).reshape(-1, 4)
+    side = np.maximum(people[:, 2] - people[:, 0], people[:, 3] - people[:, 1])
+    return people[side < close_up * max(resolution_wh)]
 
 
 class PersonAnchor(Wrapping):
-    """Wrap a hand predictor: mark its boxes that lie on a person `persons` finds (`Detections.anchored`).
+    """Wrap a hand predictor: mark its boxes that lie on a person `persons` finds (`Detections.anchored`), and on a
+    person seen from afar (`Detections.far`).
 
     Attributes:
         predictor: the wrapped hand predictor (its cut-off at the lower level, or lower for scoring).
         persons: a predictor of people, set to its own cut-off (`person_conf`).
-        levels: (conf, conf_low), the two levels: persons are looked for only in an image whose best box lies
-            between them; None: in every image with a box, for scoring at any cut-off. (Not `conf`: that stays
-            the wrapped predictor's cut-off, as for every predictor.)
+        levels: (conf, conf_low), the two levels: persons are looked for only in an image where they can change
+            what is kept (`needs_persons`); None: in every image with a box, for scoring at any cut-off. (Not
+            `conf`: that stays the wrapped predictor's cut-off, as for every predictor.)
     """
 
     def __init__(self, predictor, persons, levels: tuple[float, float] | None = None, pad: float = PAD):
         self.predictor, self.persons, self.levels, self.pad = predictor, persons, levels, float(pad)
 
     def needs_persons(self, det: Detections) -> bool:
-        """Whether people can change what `det`'s image keeps."""
+        """Whether people can change what `det`'s image keeps: its best box lies between the two levels (a person
+        can vouch for it), or a box lies between `FAR_LEVEL` and the lower level (a person seen from afar can)."""
         if not len(det):
             return False
         if self.levels is None:
             return True
         conf, low = self.levels
-        top = float(det.confidence.max())
-        return predictor_cutoff(low) <= top < predictor_cutoff(conf)
+        scores = det.confidence
+        if predictor_cutoff(low) <= float(scores.max()) < predictor_cutoff(conf):
+            return True
+        return FAR_LEVEL < low and bool(((scores >= predictor_cutoff(FAR_LEVEL)) & (scores < predictor_cutoff(low))).any())
 
     def mark(self, det: Detections, image_bgr: np.ndarray) -> Detections:
-        """`det` with its boxes on a person in `image_bgr` anchored, where people can change what it keeps."""
+        """`det` with its boxes on a person in `image_bgr` anchored, and those on a person seen from afar marked
+        `far`, where people can change what it keeps."""
         if not self.needs_persons(det):
             return det
-        people = self.persons(image_bgr)
-        return replace(det, anchored=det.anchored | centres_inside(det.xyxy, people.xyxy, self.pad))
+        people = self.persons(image_bgr).xyxy
+        h, w = image_bgr.shape[:2]
+        afar = people_from_afar(people, (w, h))
+        return replace(det, anchored=det.anchored | centres_inside(det.xyxy, people, self.pad),
+                       far=det.far | centres_inside(det.xyxy, afar, self.pad))
 
     def __call__(self, image_bgr: np.ndarray) -> Detections:
         return self.mark(self.predictor(image_bgr), image_bgr)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from handdet.core.detections import Detections, two_level_active
+from handdet.core.detections import FAR_LEVEL, Detections, two_level_active
 from handdet.core.errors import ConfigError, HanddetWarning, WeightsError, check_fractions, one_line
 
 DEFAULT_CONF = 0.5  # (float) confidence of a model that records none; `handdet export --conf` records the one
@@ -299,13 +299,13 @@ def load_predictor(
     low = pick_conf_low(s.conf_low, s.conf, _conf_low_of(meta))
     conf = predictor.conf
     two_level = two_level_active(conf, low)
-    if two_level:
-        predictor.conf = low  # the boxes of both levels; the wrapper below picks them per image
+    people = person_model(s.persons, p, meta) if two_level or s.mark_persons else None
+    if two_level:  # the boxes of every level (with people, `FAR_LEVEL` too); the wrappers below pick them per image
+        predictor.conf = low if people is None else min(low, FAR_LEVEL)
     if tta:
         from handdet.infer.tta import FlipPredictor
 
         predictor = FlipPredictor(predictor)
-    people = person_model(s.persons, p, meta) if two_level or s.mark_persons else None
     if people is not None:
         from handdet.infer.person_anchor import DEFAULT_PERSON_CONF, PersonAnchor
 

@@ -51,7 +51,7 @@ import numpy as np
 from handdet.core.boxes import box_ios, box_iou, centres_inside
 from handdet.core.detections import Detections
 from handdet.core.errors import ConfigError
-from handdet.infer.person_anchor import PAD, person_finder
+from handdet.infer.person_anchor import CLOSE_UP, PAD, people_from_afar, person_finder
 
 DEFAULT_OVERLAP = 0.2  # (float) tile overlap, a fraction of the tile: SAHI's default; at 320 px a hand
 # up to 64 px wide lies whole inside some tile
@@ -65,9 +65,6 @@ MERGE_IOS = 0.6  # (float) a box cut by an inner tile border and another box are
 # against the other piece of a hand wider than the overlap (measured on gloves-ppe hands, 70-120 px)
 MAX_BATCH = 16  # (int) images per batched call: bounds memory on 4K frames (299 tiles at overlap 0.5); larger
 # batches gain nothing on CPU (measured: 15 tiles in one session.run 5% faster than one at a time)
-CLOSE_UP = 0.7  # (float) a person whose box's longer side is this share of the frame's longer side or more is a
-# close-up, whose hands tiles only cut into parts: on palms never seen, tiles on every person cost 0.118 kept AP50
-# and with this 0.013, for half the gain on unseen wide scenes (+0.020 against +0.038 over four wide folds)
 CUT_MARGIN = 4  # (px) a box edge this close to an inner tile border counts as cut by it: the model's
 # boxes of a truncated hand end 0-2 px short of the tile edge
 
@@ -230,14 +227,6 @@ def _same_hand(box: np.ndarray, box_cut: bool, others: np.ndarray, others_cut: n
     iou = box_iou(box[None], others)[0]
     ios = box_ios(box[None], others)[0]
     return iou, (iou > iou_threshold) | ((box_cut | others_cut) & (ios > ios_threshold))
-
-
-def people_from_afar(people: np.ndarray, resolution_wh: tuple[int, int], close_up: float = CLOSE_UP) -> np.ndarray:
-    """The `people` (xyxy) whose box's longer side is under `close_up` of the frame's longer side: the ones whose
-    hands can be small enough for tiles to find."""
-    people = np.asarray(people, np.float32).reshape(-1, 4)
-    side = np.maximum(people[:, 2] - people[:, 0], people[:, 3] - people[:, 1])
-    return people[side < close_up * max(resolution_wh)]
 
 
 def windows_on_people(windows: np.ndarray, people: np.ndarray, pad: float = PAD) -> np.ndarray:

@@ -108,6 +108,22 @@ def test_anchored_boxes_are_kept_above_the_low_level_alone():
     assert confident_mask(two, np.array([0, 1]), 2, 0.5, 0.2).tolist() == [False, True]
 
 
+def test_far_boxes_are_kept_above_the_far_level_with_two_levels_only():
+    """A box on a person seen from afar (`far`) is kept above `FAR_LEVEL`, below the lower level; with one cut-off,
+    or a lower level already below `FAR_LEVEL`, the mark changes nothing; selection and merging carry it."""
+    from handdet.core.detections import FAR_LEVEL, keep_confident
+
+    assert FAR_LEVEL == 0.15
+    d = Detections([[0, 0, 1, 1], [0, 0, 2, 2], [0, 0, 3, 3]], [0.18, 0.18, 0.1], far=[True, False, True])
+    assert keep_confident(d, 0.45, 0.2).confidence.tolist() == pytest.approx([0.18]), "far and above 0.15"
+    assert len(keep_confident(d, 0.45)) == 0, "one cut-off"
+    assert len(keep_confident(d, 0.45, 0.12)) == 0, "below the lower level: only what it keeps (nothing sure)"
+    assert d[[2, 0]].far.tolist() == [True, True]
+    assert Detections.merge([d, Detections([[0, 0, 1, 1]])]).far.tolist() == [True, False, True, False]
+    with pytest.raises(ValueError, match="far 2"):
+        Detections([[0, 0, 1, 1]], far=[True, False])
+
+
 def test_the_lower_level_drops_twins_of_a_kept_hand():
     """A box kept only by the lower level that overlaps a higher kept box by IoU 0.5 or more is that hand again
     (NMS at 0.7 lets such twins through); boxes above `conf` are never dropped, and a dropped twin vouches for no
