@@ -120,6 +120,12 @@ FAR_LEVEL = 0.15  # (float) with two levels, boxes on a person seen from afar (`
 # when it is below the lower level: a worker's hands in a wide scene score lower than a close-up's. On the unseen
 # wide-scene folds +0.007 to +0.023 kept AP50 with no photo firing that did not (0.1: +0.018 to +0.038, but 2 more
 # of 2,534 no-hand photos fire); weights/EXPERIMENTS.md, "A third level for hands on people seen from afar"
+def lowest_kept(conf: float, low: float | None = None) -> float:
+    """The lowest score a box `confident_mask` keeps at `conf` and `low` can have: with two levels the lower of `low`
+    and `FAR_LEVEL` (a box on a person seen from afar), else `conf`. Predictions meant to be cut there must reach it."""
+    return min(low, FAR_LEVEL) if two_level_active(conf, low) else conf
+
+
 DUPLICATE_IOU = 0.5  # (float) a box kept only by the lower level that overlaps a higher kept box this much is
 # that hand again: NMS at Ultralytics' IoU 0.7 leaves faint twins of a hand, which the lower level would keep
 

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from handdet.core.detections import FAR_LEVEL, Detections, keep_confident, predictor_cutoff, two_level_active
+from handdet.core.detections import (
+    Detections,
+    keep_confident,
+    lowest_kept,
+    predictor_cutoff,
+    two_level_active,
+)
 from handdet.data.manifest import Kind
 from handdet.eval.box_style import BoxBias, box_bias, restyle
 from handdet.eval.evaluator import EvalResult, Evaluator
@@ -190,8 +196,7 @@ def kept_result(preds: Sequence[Detections], truth: SplitTruth, idx: Sequence[in
                 low: float | None = None) -> EvalResult:
     """The evaluation of the images `idx` from only the boxes a predictor set to `conf` (and a two-level `low`,
     `core.detections.keep_confident`) keeps; its counts are of all of them."""
-    floor = min(low, FAR_LEVEL) if two_level_active(conf, low) else conf  # every kept box scores above it
-    ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(floor))
+    ev = Evaluator(truth.names, conf_threshold=predictor_cutoff(lowest_kept(conf, low)))  # every kept box is above
     for i in idx:
         ev.update(keep_confident(preds[i], conf, low), truth.gts[i], image_id=truth.stems[i])
     return ev.compute()

@@ -243,12 +243,13 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
                     default_conf: float | None, device: str, progress: bool,
                     tta: bool | None = None, conf_low: float | None = None,
                     persons: str | None = None, tile: float | None = None) -> tuple[Evaluator, SplitResult, dict]:
+    from handdet.core.detections import lowest_kept
     from handdet.infer.predictor import default_conf as model_default_conf
     from handdet.infer.predictor import default_conf_low, pick_conf_low
 
     conf = model_default_conf(weights) if default_conf is None else default_conf
     low = pick_conf_low(conf_low, default_conf, default_conf_low(weights))  # as `handdet predict` keeps boxes
-    lowest = min(c for c in (conf, low, conf_threshold) if c is not None)  # where tiles' boxes are made
+    lowest = min(lowest_kept(conf, low), 1.0 if conf_threshold is None else conf_threshold)  # tiles' boxes made there
     predictor = weights_predictor(weights, truth, imgsz, device, tta, persons, tile, lowest)
     preds = predict_split(predictor, truth, progress)
     ev, result = evaluate_split(preds, truth, conf_threshold)

@@ -246,7 +246,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     """Score `best` on every photo of the left-out source, and on the fold's test-only hand-free folders; the
     kept boxes at `conf` and `conf_low`, else as `handdet predict` keeps them (tiled at overlap `tile` as
     `handdet predict --tile` tiles them, unless None)."""
-    from handdet.core.detections import predictor_cutoff
+    from handdet.core.detections import lowest_kept, predictor_cutoff
     from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.by_source import kept_result
     from handdet.eval.run import evaluate_split, load_split, person_weights, predict_split, weights_predictor
@@ -255,8 +255,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     truth = load_split(held_yaml, "test")
     low = pick_conf_low(conf_low, conf, default_conf_low(best))  # as `handdet predict` keeps boxes, unless told
     conf = default_conf(best) if conf is None else conf
-    every = weights_predictor(best, truth, None, "cpu", tta, persons, tile,  # as `handdet eval` predicts
-                              min(c for c in (conf, low) if c is not None))
+    every = weights_predictor(best, truth, None, "cpu", tta, persons, tile, lowest_kept(conf, low))  # as eval does
     cut = predictor_cutoff(conf)
     preds = predict_split(every, truth)
     _, res = evaluate_split(preds, truth, conf_threshold=cut)

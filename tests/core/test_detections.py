@@ -124,6 +124,22 @@ def test_far_boxes_are_kept_above_the_far_level_with_two_levels_only():
         Detections([[0, 0, 1, 1]], far=[True, False])
 
 
+@pytest.mark.parametrize("conf, low, lowest", [
+    (0.45, 0.2, 0.15),  # two levels: boxes on people seen from afar down to FAR_LEVEL
+    (0.45, 0.1, 0.1),  # a lower level below FAR_LEVEL: that level
+    (0.45, None, 0.45),  # one cut-off
+    (0.45, 0.5, 0.45),  # a "lower" level above the cut-off: one cut-off
+])
+def test_lowest_kept_is_the_lowest_score_the_rule_keeps(conf, low, lowest):
+    from handdet.core.detections import confident_mask, lowest_kept
+
+    assert lowest_kept(conf, low) == lowest
+    scores = np.float32([0.9, lowest + 0.001, lowest - 0.001])
+    d = Detections([[0, 0, 1, 1], [5, 5, 6, 6], [9, 9, 10, 10]], scores, anchored=[True] * 3, far=[True] * 3)
+    kept = confident_mask(d, np.zeros(3, np.int64), 1, conf, low)
+    assert kept.tolist() == [True, True, False]
+
+
 def test_the_lower_level_drops_twins_of_a_kept_hand():
     """A box kept only by the lower level that overlaps a higher kept box by IoU 0.5 or more is that hand again
     (NMS at 0.7 lets such twins through); boxes above `conf` are never dropped, and a dropped twin vouches for no
