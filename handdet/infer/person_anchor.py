@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from handdet.core.boxes import centres_inside
-from handdet.core.detections import FAR_LEVEL, Detections, predictor_cutoff
+from handdet.core.detections import Detections, lowest_kept, predictor_cutoff
 from handdet.infer.wrapping import Wrapping
 
 PAD = 0.1  # (float) a person's box grown by this share of its width and height: a hand held out at arm's end
@@ -69,7 +69,8 @@ class PersonAnchor(Wrapping):
         scores = det.confidence
         if predictor_cutoff(low) <= float(scores.max()) < predictor_cutoff(conf):
             return True
-        return FAR_LEVEL < low and bool(((scores >= predictor_cutoff(FAR_LEVEL)) & (scores < predictor_cutoff(low))).any())
+        far_band = (scores >= predictor_cutoff(lowest_kept(conf, low))) & (scores < predictor_cutoff(low))
+        return bool(far_band.any())
 
     def mark(self, det: Detections, image_bgr: np.ndarray) -> Detections:
         """`det` with its boxes on a person in `image_bgr` anchored, and those on a person seen from afar marked

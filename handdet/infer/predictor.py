@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from handdet.core.detections import FAR_LEVEL, Detections, two_level_active
+from handdet.core.detections import Detections, lowest_kept, two_level_active
 from handdet.core.errors import ConfigError, HanddetWarning, WeightsError, check_fractions, one_line
 
 DEFAULT_CONF = 0.5  # (float) confidence of a model that records none; `handdet export --conf` records the one
@@ -301,7 +301,7 @@ def load_predictor(
     two_level = two_level_active(conf, low)
     people = person_model(s.persons, p, meta) if two_level or s.mark_persons else None
     if two_level:  # the boxes of every level (with people, `FAR_LEVEL` too); the wrappers below pick them per image
-        predictor.conf = low if people is None else min(low, FAR_LEVEL)
+        predictor.conf = low if people is None else lowest_kept(conf, low)
     if tta:
         from handdet.infer.tta import FlipPredictor
 
