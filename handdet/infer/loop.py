@@ -171,17 +171,20 @@ class Window:
 
 @dataclass(frozen=True)
 class LoopSummary:
-    """What a loop did: frame statistics, why it stopped, frames a live source dropped."""
+    """What a loop did: frame statistics, what it found, why it stopped, frames a live source dropped."""
 
     stats: LoopStats
     stopped: str  # "end of source", "max frames", "quit key", "interrupted"
     dropped: int = 0
     model: str = ""  # which model ran, e.g. "handdet-n-int8.onnx (onnx, 320 px)"
+    boxes: int = 0  # boxes kept over all frames
+    frames_with_boxes: int = 0
 
     def line(self, prefix: str = "handdet") -> str:
         extra = f", {self.dropped} stale frames dropped" if self.dropped else ""
         model = f"{self.model}: " if self.model else ""
-        return f"{prefix}: {model}{self.stats.line()}{extra} (stopped: {self.stopped})"
+        found = f"; {self.boxes} boxes in {self.frames_with_boxes} of {self.stats.frames} frames"
+        return f"{prefix}: {model}{self.stats.line()}{found}{extra} (stopped: {self.stopped})"
 
 
 def run_loop(
@@ -211,6 +214,7 @@ def run_loop(
     sinks = [BackgroundSink(s) for s in sinks or []]
     meter = FpsMeter()
     stopped = "end of source"
+    boxes = frames_with_boxes = 0
     draw = annotator is not None and (window is not None or bool(sinks))
     ok = False
     try:
@@ -219,6 +223,8 @@ def run_loop(
             t0 = time.perf_counter()
             dets = detector(frame.image)
             latency = time.perf_counter() - t0
+            boxes += len(dets)
+            frames_with_boxes += bool(len(dets))
             ids = tracker.update(dets) if tracker is not None else None
             if on_detections is not None:
                 on_detections(frame, dets)
@@ -248,7 +254,8 @@ def run_loop(
             if window is not None:
                 window.close()
     meter.stop()  # the loop is done when its outputs are: the writer's backlog counts
-    return LoopSummary(meter.stats(), stopped, int(getattr(source, "dropped", 0)))
+    return LoopSummary(meter.stats(), stopped, int(getattr(source, "dropped", 0)), boxes=boxes,
+                       frames_with_boxes=frames_with_boxes)
 
 
 def recommended_onnx(fp32: Path) -> Path:

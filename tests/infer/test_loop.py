@@ -69,6 +69,8 @@ def test_predict_folder_writes_images_and_json(coco_onnx, real_images, tmp_path,
     preds = read_predictions(tmp_path / "preds.json")
     assert len(preds["zidane"]) >= 2 and len(preds["bus"]) >= 3  # people found on the real photos
     assert all(d.confidence.min() >= 0.3 for d in preds.values())
+    n = sum(len(d) for d in preds.values())  # the summary counts what was written
+    assert f"; {n} boxes in {sum(len(d) > 0 for d in preds.values())} of {len(real_images)} frames" in out
     img = cv2.imread(str(real_images[0]))
     x1, y1, x2, y2 = preds["zidane"].xyxy.max(axis=0)
     assert x2 <= img.shape[1] and y2 <= img.shape[0]  # original-image pixels
