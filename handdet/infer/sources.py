@@ -270,9 +270,10 @@ class LiveCapture(FrameSource):
 
 
 def _camera_error(index: int) -> SourceError:
+    other = 1 if index == 0 else 0
     return SourceError(
         f"camera {index}: cannot open camera index {index} (no camera may be attached, or another "
-        f"program is using it); try another index such as --source 0, or --source path/to/video.mp4"
+        f"program is using it); try another index such as --source {other}, or --source path/to/video.mp4"
     )
 
 

@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 
 from handdet.core.errors import SourceError
-from handdet.infer.sources import Frame, LiveCapture, SourceKind, classify, open_source, read_ahead
+from handdet.infer.sources import (
+    Frame,
+    LiveCapture,
+    SourceKind,
+    _camera_error,
+    classify,
+    open_source,
+    read_ahead,
+)
 
 # (source string, expected kind, what it covers)
 KIND_CASES = [
@@ -66,7 +74,7 @@ def test_video_file_reads_every_frame_in_order(clip_video):
 
 # (source maker, message fragments, what it covers)
 ERROR_CASES = [
-    (lambda d: "7", ["camera 7", "index 7", "no camera may be attached", "--source path/to/video.mp4"],
+    (lambda d: "7", ["camera 7", "index 7", "no camera may be attached", "--source 0", "--source path/to/video.mp4"],
      "camera that is not attached"),
     (lambda d: str(d / "missing.mp4"), ["missing.mp4", "no such video file"], "missing video"),
     (lambda d: str(d / "missing.jpg"), ["missing.jpg", "no such image file"], "missing image"),
@@ -87,6 +95,11 @@ def test_sources_that_cannot_open_say_what_to_try(tmp_path, make, fragments, wha
     assert "\n" not in msg
     for f in fragments:
         assert f in msg
+
+
+def test_a_missing_default_camera_suggests_another_index():
+    # not opened: a machine with a camera 0 would open it
+    assert "--source 1," in str(_camera_error(0)) and "--source 0," in str(_camera_error(2))
 
 
 def test_unreadable_image_in_a_folder_names_it(tmp_path):
