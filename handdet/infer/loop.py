@@ -328,16 +328,11 @@ def run_source(
             untiled 1280x720 frame (15 tiles of 320 px; with the person model only the tiles on people run).
         tile_overlap: fraction of a tile shared with its neighbour (default 0.2); needs `tile`.
     """
-    from handdet.core.paths import resolve_weights
     from handdet.infer.predictions_json import to_records, write_predictions
-    from handdet.infer.predictor import load_predictor
+    from handdet.infer.predictor import open_predictor
     from handdet.infer.sources import VideoFile, count_frames, open_source
-    from handdet.infer.tile import tile_option, tiled
 
-    overlap = tile_option(tile, tile_overlap)  # before the slow load
-    predictor = load_predictor(resolve_weights(weights), backend, settings)
-    if overlap is not None:  # beneath a two-level cut-off, which then judges the merged frame
-        predictor = tiled(predictor, overlap)
+    predictor = open_predictor(weights, backend, settings, tile, tile_overlap)
     if show is None:
         show = display_available()
     elif show and not display_available():

@@ -317,3 +317,20 @@ def load_predictor(
     from handdet.infer.two_level import TwoLevelPredictor
 
     return TwoLevelPredictor(predictor, conf, low)
+
+
+def open_predictor(weights: str | os.PathLike, backend: str | None = None, settings: PredictorSettings | None = None,
+                   tile: bool = False, tile_overlap: float | None = None) -> Predictor:
+    """The predictor `handdet predict` runs: `weights` found where `core.paths.resolve_weights` looks, loaded by
+    `load_predictor`, and with `tile` also run on overlapping tiles (`infer.tile.tiled`), beneath its two-level
+    cut-off so that the cut-off judges the merged frame.
+
+    Raises:
+        WeightsError, ConfigError: as `load_predictor`; ConfigError for a tile overlap out of range too.
+    """
+    from handdet.core.paths import resolve_weights
+    from handdet.infer.tile import tile_option, tiled
+
+    overlap = tile_option(tile, tile_overlap)  # checked before the slow load
+    predictor = load_predictor(resolve_weights(weights), backend, settings)
+    return predictor if overlap is None else tiled(predictor, overlap)
