@@ -244,11 +244,9 @@ def _weights_result(weights: Path, truth: SplitTruth, imgsz: int | None, conf_th
                     tta: bool | None = None, conf_low: float | None = None,
                     persons: str | None = None, tile: float | None = None) -> tuple[Evaluator, SplitResult, dict]:
     from handdet.core.detections import lowest_kept
-    from handdet.infer.predictor import default_conf as model_default_conf
-    from handdet.infer.predictor import default_conf_low, pick_conf_low
+    from handdet.infer.predictor import model_cutoffs
 
-    conf = model_default_conf(weights) if default_conf is None else default_conf
-    low = pick_conf_low(conf_low, default_conf, default_conf_low(weights))  # as `handdet predict` keeps boxes
+    conf, low = model_cutoffs(weights, default_conf, conf_low)  # as `handdet predict` keeps boxes
     lowest = min(lowest_kept(conf, low), 1.0 if conf_threshold is None else conf_threshold)  # tiles' boxes made there
     predictor = weights_predictor(weights, truth, imgsz, device, tta, persons, tile, lowest)
     preds = predict_split(predictor, truth, progress)
@@ -293,7 +291,7 @@ def evaluate_weights(
         progress: show a progress bar.
         default_conf: cut-off of the per-source P/R/F1 and false detections (multi-source datasets) and of
             the recall by hand width; None: the model's own (`infer.predictor.default_conf`) with its two-level
-            cut-off, if it records one (`default_conf_low`), as `handdet predict` keeps boxes.
+            cut-off, if it records one (`model_cutoffs`), as `handdet predict` keeps boxes.
         tta: flip test-time augmentation on or off; None: as `handdet predict` runs the model.
         conf_low: a two-level cut-off below `default_conf` (`core.detections.keep_confident`); None: the model's
             record when `default_conf` is None too, else none.

@@ -237,11 +237,10 @@ def export_onnx(
         WeightsError: the weights are missing, truncated or not a detection model.
         ExportCheckError: a check failed, naming it; nothing was written.
     """
-    from handdet.core.detections import two_level_active
     from handdet.core.paths import resolve_weights
     from handdet.export.metadata import metadata_props, set_metadata
     from handdet.export.parity import parity_report, run_predictors
-    from handdet.infer.predictor import default_conf, default_conf_low, default_tta, pick_conf_low
+    from handdet.infer.predictor import default_tta, model_cutoffs
 
     t_start = time.perf_counter()
     if imgsz < 32 or imgsz % 32:
@@ -249,9 +248,7 @@ def export_onnx(
     src = resolve_weights(weights)
     if src.suffix.lower() != ".pt":
         raise WeightsError(f"{src}: export takes PyTorch .pt weights")
-    conf_low = pick_conf_low(conf_low, conf, default_conf_low(src))  # a re-export keeps the cut-offs chosen
-    conf = default_conf(src) if conf is None else conf  # for this .pt
-    conf_low = conf_low if two_level_active(conf, conf_low) else None
+    conf, conf_low = model_cutoffs(src, conf, conf_low)  # a re-export keeps the cut-offs chosen for this .pt
     tta_mode = "flip" if (default_tta(src) if tta is None else tta) else "none"  # and its test-time augmentation
     out = Path(out) if out else src.with_suffix(".onnx")
     if out.suffix.lower() != ".onnx":

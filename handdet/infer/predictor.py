@@ -125,10 +125,15 @@ def pick_conf_low(conf_low: float | None, conf: float | None, recorded: float | 
     return recorded if conf is None else None
 
 
-def default_conf_low(weights: str | os.PathLike) -> float | None:
-    """The lower cut-off a predictor of `weights` keeps boxes beside a confident one at when not told: what the
-    model records (`recorded_metadata`); None (one cut-off) for a model that records none."""
-    return _conf_low_of(recorded_metadata(weights))
+def model_cutoffs(weights: str | os.PathLike, conf: float | None = None,
+                  conf_low: float | None = None) -> tuple[float, float | None]:
+    """(conf, conf_low): the cut-offs a predictor of `weights` keeps boxes at for these options, as
+    `load_predictor` sets them: `conf` else the model's record (`default_conf`), and `conf_low` as
+    `pick_conf_low` picks it, None unless it lies below the confidence (one cut-off). Reads the record once."""
+    meta = recorded_metadata(weights)
+    c = _conf_of(meta) if conf is None else float(conf)
+    low = pick_conf_low(conf_low, conf, _conf_low_of(meta))
+    return c, (low if two_level_active(c, low) else None)
 
 
 def own_export(pt: str | os.PathLike):

@@ -250,11 +250,10 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     from handdet.eval.box_style import box_bias, restyle
     from handdet.eval.by_source import kept_result
     from handdet.eval.run import evaluate_split, load_split, person_weights, predict_split, weights_predictor
-    from handdet.infer.predictor import default_conf, default_conf_low, pick_conf_low
+    from handdet.infer.predictor import model_cutoffs
 
     truth = load_split(held_yaml, "test")
-    low = pick_conf_low(conf_low, conf, default_conf_low(best))  # as `handdet predict` keeps boxes, unless told
-    conf = default_conf(best) if conf is None else conf
+    conf, low = model_cutoffs(best, conf, conf_low)  # as `handdet predict` keeps boxes, unless told
     every = weights_predictor(best, truth, None, "cpu", tta, persons, tile, lowest_kept(conf, low))  # as eval does
     cut = predictor_cutoff(conf)
     preds = predict_split(every, truth)
@@ -281,7 +280,7 @@ def score_fold(best: Path, held_yaml: Path, fold_yaml: Path, source: str, out: P
     return FoldScore(source, len(truth.images), int(sum(len(g) for g in truth.gts)), res.ap50, res.ap50_95,
                      kept.recall, kept.precision, conf, fp100, str(best.parent.parent), epochs,
                      _jsonable(mp), note, asdict(bias), restyled, "flip" if tta else "none",
-                     kept.ap50, kept.ap50_95, conf_low=low if low is not None and low < conf else None,
+                     kept.ap50, kept.ap50_95, conf_low=low,
                      persons=person_weights(every), tile=tile)
 
 

@@ -13,7 +13,7 @@ from handdet.core.boxes import box_iou
 from handdet.core.detections import DUPLICATE_IOU, keep_confident
 from handdet.core.errors import ConfigError
 from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
-from handdet.infer.predictor import PredictorSettings, default_conf_low, load_predictor
+from handdet.infer.predictor import PredictorSettings, load_predictor, model_cutoffs
 from handdet.infer.two_level import TwoLevelPredictor, inside
 
 CONF, LOW = 0.36, 0.2
@@ -99,9 +99,13 @@ def recording_onnx(tmp_path_factory):
 def test_load_predictor_sets_the_cut_off_from_the_options_then_the_record(recording_onnx, settings, wrapped):
     p = load_predictor(recording_onnx, settings=settings)
     assert isinstance(p, TwoLevelPredictor) is wrapped
-    assert default_conf_low(recording_onnx) == LOW
+    conf, low = model_cutoffs(recording_onnx, settings.conf, settings.conf_low)  # what eval and loso score at
+    assert model_cutoffs(recording_onnx)[1] == LOW
     if wrapped:
         assert p.conf_low == (settings.conf_low or LOW) and p.predictor.conf == p.conf_low < p.conf
+        assert (conf, low) == (p.conf, p.conf_low)
+    else:
+        assert low is None and conf == p.conf
 
 
 def test_a_cut_off_outside_zero_to_one_is_a_clear_error():
