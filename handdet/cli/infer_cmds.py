@@ -37,10 +37,29 @@ def _settings(imgsz, conf, iou, max_det, device, tta=None, conf_low=None, person
                              conf_low=conf_low, persons=persons)
 
 
+def _weights_and_source(args: list[str], backend: str | None, device: str) -> tuple[str, str]:
+    """`handdet predict`'s positional arguments, WEIGHTS SOURCE or SOURCE alone (the shipped model)."""
+    from handdet.infer.loop import default_weights
+
+    is_weights = Path(args[0]).suffix.lower() in (".pt", ".onnx")
+    if len(args) > 2 or (len(args) == 2 and not is_weights):
+        raise typer.BadParameter(f"takes [WEIGHTS] SOURCE, got {len(args)} arguments and {args[0]} is not .pt or "
+                                 f".onnx weights (one SOURCE at a time; quote a glob: 'photos/*.jpg')",
+                                 param_hint="[WEIGHTS] SOURCE")
+    if len(args) == 2:
+        return args[0], args[1]
+    if is_weights:
+        raise typer.BadParameter(f"{args[0]} looks like model weights: give a SOURCE after it (an image, folder, "
+                                 f"video, camera index or stream URL)", param_hint="[WEIGHTS] SOURCE")
+    return str(default_weights(backend, device)), args[0]
+
+
 @app.command("predict")
 def predict_cmd(
-    weights: str = typer.Argument(..., help="Model weights: .pt (PyTorch) or .onnx (ONNX Runtime)."),
-    source: str = typer.Argument(..., help="Image, folder, glob, video, camera index or stream URL."),
+    args: list[str] = typer.Argument(..., metavar="[WEIGHTS] SOURCE", show_default=False,
+                                     help="Model weights, .pt (PyTorch) or .onnx (ONNX Runtime), then an image, folder, "
+                                          "glob, video, camera index or stream URL. Weights left out: the shipped "
+                                          "model `handdet webcam` runs."),
     imgsz: int = typer.Option(None, "--imgsz", help="Input size (default: the model's, else 640)."),
     conf: float = typer.Option(None, "--conf", help="Confidence threshold (default: the model's, else 0.5)."),
     conf_low: float = typer.Option(None, "--conf-low", help=CONF_LOW_HELP),
@@ -58,9 +77,10 @@ def predict_cmd(
     tta: bool = typer.Option(None, "--tta/--no-tta", help=TTA_HELP),
     persons: str = typer.Option(None, "--persons", help=PERSONS_HELP),
 ) -> None:
-    """Detect hands in images or videos; print one summary line."""
+    """Detect hands in images or videos; print one summary line. `handdet predict photos/` runs the shipped model."""
     from handdet.infer.loop import run_source
 
+    weights, source = _weights_and_source(args, backend, device)
     summary = run_source(weights, source, _settings(imgsz, conf, iou, max_det, device, tta, conf_low, persons), backend,
                          show=show, save_dir=save_dir, save_json=save_json, max_frames=max_frames,
                          track=track, progress=True, tile=tile, tile_overlap=tile_overlap)

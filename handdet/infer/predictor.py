@@ -285,6 +285,8 @@ def load_predictor(
     p = Path(weights)
     if not p.is_file():
         raise WeightsError(f"{p}: weights file not found")
+    if backend is None and p.suffix.lower() not in (".pt", ".onnx"):
+        raise WeightsError(f"{p}: not model weights (handdet runs .pt files on PyTorch and .onnx on ONNX Runtime)")
     if backend is not None and backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}' (choose {' or '.join(BACKENDS)})")
     backend = backend or ("onnx" if p.suffix.lower() == ".onnx" else "torch")

@@ -35,6 +35,11 @@ def test_missing_weights(tmp_path):
         load_predictor(tmp_path / "nope.pt")
 
 
+def test_a_photo_given_as_weights_is_named(zidane):
+    with pytest.raises(WeightsError, match=r"zidane\.jpg: not model weights \(handdet runs \.pt files"):
+        load_predictor(zidane)
+
+
 def test_unknown_backend_and_onnx_on_torch(coco_onnx):
     with pytest.raises(ConfigError, match="unknown backend"):
         load_predictor(coco_onnx, backend="tensorrt")

@@ -76,6 +76,28 @@ def test_predict_folder_writes_images_and_json(coco_onnx, real_images, tmp_path,
     assert x2 <= img.shape[1] and y2 <= img.shape[0]  # original-image pixels
 
 
+def test_predict_with_a_source_alone_runs_the_shipped_model(zidane, tmp_path, capsys):
+    from handdet.infer.loop import default_weights
+
+    shipped = default_weights()
+    assert main(["predict", str(zidane), "--save-json", str(tmp_path / "a.json")]) == 0
+    assert f"handdet predict: {shipped.name} (onnx, 320 px): 1 frames" in capsys.readouterr().out
+    assert main(["predict", str(shipped), str(zidane), "--save-json", str(tmp_path / "b.json")]) == 0
+    assert (tmp_path / "a.json").read_text() == (tmp_path / "b.json").read_text()
+    assert read_predictions(tmp_path / "a.json")["zidane"].confidence.size >= 1  # the shipped model's hand
+
+
+@pytest.mark.parametrize("args, message", [
+    (["weights/handdet-n.onnx"], "weights/handdet-n.onnx looks like model weights: give a SOURCE after it"),
+    (["a.jpg", "b.jpg"], "got 2 arguments and a.jpg is not .pt or .onnx weights (one SOURCE at a time; quote a glob"),
+    (["m.onnx", "a.jpg", "b.jpg"], "got 3 arguments"),
+], ids=["weights alone", "two photos", "three"])
+def test_predict_arguments_that_cannot_be_weights_and_source(args, message, capsys):
+    assert main(["predict", *args]) == 2
+    err = capsys.readouterr().err
+    assert "Error: Invalid value for [WEIGHTS] SOURCE: " in err and message in err, err
+
+
 def test_predict_video_with_the_torch_backend(coco_weights, clip_video, tmp_path, capsys):
     rc = main(["predict", str(coco_weights), str(clip_video), "--imgsz", "160", "--max-frames", "4",
                "--save-json", str(tmp_path / "v.json"), "--save-dir", str(tmp_path / "vid")])
