@@ -45,25 +45,25 @@ def as_records(hands) -> list:
     return [(r["bbox"], r["score"]) for r in to_records("", hands)]
 
 
-@pytest.mark.parametrize("options", [{}, {"conf": 0.2}, {"conf": 0.45, "conf_low": 0.15, "persons": "none"}])
+@pytest.mark.parametrize("options", [{}, {"conf": 0.2}, {"conf": 0.3, "conf_low": 0.15, "persons": "none"}])
 def test_the_boxes_handdet_predict_keeps(assets_dir, tmp_path, options):
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
     cli = predicted([str(SHIPPED_ONNX), str(assets_dir), *flags], tmp_path / "p.json")
     detect = handdet.load(SHIPPED_ONNX, **options)
     for name in ("bus", "zidane"):
         assert as_records(detect(assets_dir / f"{name}.jpg")) == cli.get(name, []), (name, options)
-    assert cli.get("bus"), cli  # 0.456, above every first cut-off here
+    assert cli.get("zidane"), cli  # his pointing hand, 0.32: above the cut-offs here, on a person at the defaults
 
 
-def test_the_shipped_model_finds_the_hands_of_the_sample_photos(detect, bus, zidane):
-    # measured: one hand on each (bus: 0.456, above the first cut-off; zidane: 0.211, kept on a person)
+def test_the_shipped_model_finds_zidanes_pointing_hand(detect, zidane):
+    # measured: 0.32, under the first cut-off, kept because it lies on a person (Ancelotti, seen from afar)
     assert repr(detect) == "HandDetector(handdet-n.onnx, onnx, 320 px)" and detect.names == {0: "hand"}
-    for path, least in ((bus, 0.45), (zidane, 0.2)):
-        hands = detect(path)
-        assert len(hands) >= 1 and hands.confidence.max() > least, (path.name, hands.confidence)
-        assert (hands.class_id == 0).all()
-        h, w = cv2.imread(str(path)).shape[:2]
-        assert (hands.xyxy >= 0).all() and (hands.xyxy[:, [0, 2]] <= w).all() and (hands.xyxy[:, [1, 3]] <= h).all()
+    hands = detect(zidane)
+    assert len(hands) >= 1 and (hands.class_id == 0).all()
+    best = hands.xyxy[np.argmax(hands.confidence)]
+    cx, cy = (best[0] + best[2]) / 2, (best[1] + best[3]) / 2
+    assert 900 < cx < 1150 and 380 < cy < 530, best  # the hand he points with, right of the frame's centre
+    assert hands.confidence.max() > 0.2
 
 
 def test_paths_arrays_and_batches_agree(detect, bus, zidane):
@@ -119,8 +119,8 @@ def test_tiles_as_handdet_predict_tile(zidane, tmp_path):
     assert detect.predictor.overlap == 0.2
 
 
-def test_draw_returns_an_annotated_copy(detect, bus):
-    image = cv2.imread(str(bus))
+def test_draw_returns_an_annotated_copy(detect, zidane):
+    image = cv2.imread(str(zidane))
     before = image.copy()
     hands = detect(image)
     drawn = handdet.draw(image, hands)
@@ -139,7 +139,7 @@ def test_import_is_lazy_and_names_are_listed():
         handdet.nope  # noqa: B018
 
 
-def test_the_readme_example_runs(bus, tmp_path, monkeypatch, capsys):
+def test_the_readme_example_runs(zidane, tmp_path, monkeypatch, capsys):
     import re
     import shutil
 
@@ -148,9 +148,9 @@ def test_the_readme_example_runs(bus, tmp_path, monkeypatch, capsys):
     readme = (PROJECT_ROOT / "README.md").read_text()
     section = readme[readme.index("### From Python"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    shutil.copy(bus, tmp_path / "photo.jpg")
+    shutil.copy(zidane, tmp_path / "photo.jpg")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
     assert lines and all(re.fullmatch(r"hand 0\.\d\d at \d+,\d+-\d+,\d+", line) for line in lines), lines
-    assert cv2.imread("out.jpg").shape == cv2.imread(str(bus)).shape
+    assert cv2.imread("out.jpg").shape == cv2.imread(str(zidane)).shape

@@ -18,10 +18,10 @@ from handdet.core.paths import SHIPPED_ONNX, SHIPPED_PT
 pytestmark = pytest.mark.skipif(not SHIPPED_PT.is_file(), reason="weights/handdet-n.pt not built yet")
 
 # source -> (AP50, AP50-95) floors on its held-apart val photos, every box (measured values in weights/README.md)
-FLOORS = {"subhi-hands-voc": (0.99, 0.81), "asl-letters": (0.99, 0.81), "hands-v2": (0.95, 0.84),
-          "gloves-ppe": (0.76, 0.44)}
+FLOORS = {"subhi-hands-voc": (0.99, 0.81), "asl-letters": (0.99, 0.79), "hands-v2": (0.97, 0.83),
+          "gloves-ppe": (0.76, 0.43)}
 # source -> AP50 floor of the boxes the default model keeps at its own confidence (what `handdet predict` gives)
-KEPT_FLOORS = {"subhi-hands-voc": 0.98, "asl-letters": 0.98, "hands-v2": 0.92, "gloves-ppe": 0.63}
+KEPT_FLOORS = {"subhi-hands-voc": 0.98, "asl-letters": 0.95, "hands-v2": 0.93, "gloves-ppe": 0.66}
 MAX_FP_PER_100_UNSEEN = 0.5  # the issue's goal, on the two test-only hand-free folders, default model at its default conf
 
 
@@ -81,10 +81,10 @@ SKIMAGE_HAND_FREE = ("brick.png", "chelsea.png", "clock_motion.png", "coffee.png
                      "moon.png", "motorcycle_left.png", "motorcycle_right.png", "page.png", "retina.jpg",
                      "rocket.jpg", "text.png")
 SKLEARN_HAND_FREE = ("china.jpg", "flower.jpg")
-# The three the shipped model fires on at its default, one box each (weights/README.md, Known limits): a
-# frame-filling orange disc and a skin-toned dahlia, centred as the close-up training hands are, and Grace
-# Hopper's white tie, which the hand model scores 0.34 on a person (the person anchor keeps it above 0.2).
-KNOWN_FIRING = {"retina.jpg", "flower.jpg", "grace_hopper.jpg"}
+# None fires at the default 0.55 (weights/README.md, Known limits). The skin-toned dahlia comes closest (0.547, one
+# box); stage 12, the model before, fired on it, on a frame-filling orange disc (the retina) and on Grace Hopper's
+# white tie, and the dahlia may still fire where a runtime rounds it up.
+KNOWN_FIRING = {"flower.jpg"}
 
 
 def hand_free_photos_from_other_sources() -> list:
@@ -102,8 +102,8 @@ def hand_free_photos_from_other_sources() -> list:
 
 @pytest.mark.parametrize("which", ["pt", "webcam default"])
 def test_false_detections_on_hand_free_photos_from_other_sources(which):
-    """A regression guard on 22 photos unlike any training data, at the default confidence: none but the two
-    known ones fires, and those with one box each."""
+    """A regression guard on 22 photos unlike any training data, at the default confidence: none but the known
+    one fires, and that with one box."""
     from handdet.infer.loop import default_weights
     from handdet.infer.predictor import load_predictor
 

@@ -19,13 +19,13 @@ from handdet.infer.predictor import PredictorSettings, load_predictor
 from handdet.infer.two_level import TwoLevelPredictor, inside
 
 PERSONS = SHIPPED_ONNX.parent / "person-n.onnx"
-CONF, LOW = 0.45, 0.2  # the shipped cut-offs
+CONF, LOW = 0.55, 0.2  # the shipped cut-offs
 # gloves-ppe scenes where the shipped model's best hand scores between LOW and CONF, on a person
-SCENES = ("33_JPG.rf.9bf1d876c0882c39fa669d87afcd7b34", "567_jpg.rf.bf19723b2b16611b48dc218f41781f39",
-          "IMG-20231021-WA0021_jpg.rf.e4dbaab09c612f368db54df034f0f6c7",
-          "video_BC5_image_388_png_jpg.rf.ccfd492a589ceffd5282fbd13b8bc104")
+SCENES = ("567_jpg.rf.bf19723b2b16611b48dc218f41781f39", "video_BC5_image_388_png_jpg.rf.ccfd492a589ceffd5282fbd13b8bc104",
+          "00119_jpg.rf.c7cb3d255b7508074ca83ee060e0bb20", "00422_jpg.rf.696ef59eb1677edbd2ac73173e0297ed")
 # hand-free photos the shipped model scores between LOW and CONF, with no one in them
-OBJECTS = ("in_n02823750_beer_glass", "in_n04133789_sandal", "in_n04254680_soccer_ball", "in_n04277352_spindle")
+OBJECTS = ("in_n01608432_kite", "in_n01819313_sulphur-crested_cockatoo", "in_n01855672_goose",
+           "in_n02091244_Ibizan_hound")
 
 needs_models = pytest.mark.skipif(not (SHIPPED_ONNX.is_file() and PERSONS.is_file()),
                                   reason="weights/handdet-n.onnx or weights/person-n.onnx not built yet")
@@ -144,12 +144,14 @@ def test_scoring_marks_every_image_and_keeps_what_predict_keeps(scenes, objects)
 
 @needs_models
 def test_zidanes_faint_hand_is_kept_on_him(zidane):
-    """Ultralytics' own sample photo: the hand model alone scores the raised hand 0.21 and keeps nothing; the
+    """Ultralytics' own sample photo: the hand model alone scores his pointing hand 0.32 and keeps nothing; the
     person it lies on keeps it."""
     image = cv2.imread(str(zidane))
     assert len(load_predictor(SHIPPED_ONNX, settings=PredictorSettings(persons="none"))(image)) == 0
     got = load_predictor(SHIPPED_ONNX)(image)
-    assert len(got) == 1 and got.anchored.all() and LOW < got.confidence[0] < CONF
+    best = np.argmax(got.confidence)
+    assert got.anchored[best] and LOW < got.confidence[best] < CONF
+    assert (got.confidence > FAR_LEVEL).all() and (got.anchored | got.far).all()
 
 
 @needs_models
