@@ -40,8 +40,9 @@ def _settings(imgsz, conf, iou, max_det, device, tta=None, conf_low=None, person
 def _weights_and_source(args: list[str], backend: str | None, device: str) -> tuple[str, str]:
     """`handdet predict`'s positional arguments, WEIGHTS SOURCE or SOURCE alone (the shipped model)."""
     from handdet.infer.loop import default_weights
+    from handdet.infer.predictor import WEIGHTS_SUFFIXES
 
-    is_weights = Path(args[0]).suffix.lower() in (".pt", ".onnx")
+    is_weights = Path(args[0]).suffix.lower() in WEIGHTS_SUFFIXES
     if len(args) > 2 or (len(args) == 2 and not is_weights):
         raise typer.BadParameter(f"takes [WEIGHTS] SOURCE, got {len(args)} arguments and {args[0]} is not .pt or "
                                  f".onnx weights (one SOURCE at a time; quote a glob: 'photos/*.jpg')",

@@ -23,6 +23,7 @@ DEFAULT_IOU = 0.7  # (float) NMS IoU, Ultralytics' default
 DEFAULT_MAX_DET = 300  # (int) at most this many boxes an image
 DEFAULT_IMGSZ = 640  # (int) input size when neither the option nor the model says
 BACKENDS = ("torch", "onnx")
+WEIGHTS_SUFFIXES = (".pt", ".onnx")  # (tuple) model files handdet runs: PyTorch, ONNX Runtime
 
 
 class Predictor(Protocol):
@@ -285,7 +286,7 @@ def load_predictor(
     p = Path(weights)
     if not p.is_file():
         raise WeightsError(f"{p}: weights file not found")
-    if backend is None and p.suffix.lower() not in (".pt", ".onnx"):
+    if backend is None and p.suffix.lower() not in WEIGHTS_SUFFIXES:
         raise WeightsError(f"{p}: not model weights (handdet runs .pt files on PyTorch and .onnx on ONNX Runtime)")
     if backend is not None and backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}' (choose {' or '.join(BACKENDS)})")
